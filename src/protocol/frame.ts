@@ -1,0 +1,87 @@
+/** Frame header encoding and masking (RFC 6455 §5.2, §5.3). */
+
+/** Frame opcodes (RFC 6455 §5.2). */
+export const Opcode = {
+  Continuation: 0x0,
+  Text: 0x1,
+  Binary: 0x2,
+  Close: 0x8,
+  Ping: 0x9,
+  Pong: 0xa,
+} as const;
+
+/** Largest payload of a control frame (RFC 6455 §5.5). */
+export const MAX_CONTROL_PAYLOAD = 125;
+
+/** Size of a frame header for a payload of `length` bytes. */
+export function headerSize(length: number, masked: boolean): number {
+  const base = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+  return masked ? base + 4 : base;
+}
+
+/**
+ * Writes a frame header into `target` at `offset` and returns the offset where the payload (or the mask
+ * key, when `masked`) starts. The mask key itself is the caller's to write.
+ */
+export function writeHeader(
+  target: Buffer,
+  offset: number,
+  opcode: number,
+  length: number,
+  fin = true,
+  rsv1 = false,
+  masked = false,
+): number {
+  target[offset] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  const maskBit = masked ? 0x80 : 0;
+  if (length < 126) {
+    target[offset + 1] = maskBit | length;
+    return offset + 2;
+  }
+  if (length < 0x10000) {
+    target[offset + 1] = maskBit | 126;
+    target[offset + 2] = length >>> 8;
+    target[offset + 3] = length & 0xff;
+    return offset + 4;
+  }
+  target[offset + 1] = maskBit | 127;
+  target.writeUInt32BE(Math.floor(length / 0x100000000), offset + 2);
+  target.writeUInt32BE(length >>> 0, offset + 6);
+  return offset + 10;
+}
+
+/** Encodes a whole unmasked frame (server side) as one buffer: one copy of the payload, one write. */
+export function encodeFrame(opcode: number, payload: Uint8Array | string, fin = true, rsv1 = false): Buffer {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  const frame = Buffer.allocUnsafe(headerSize(length, false) + length);
+  const start = writeHeader(frame, 0, opcode, length, fin, rsv1, false);
+  if (typeof payload === 'string') frame.write(payload, start);
+  else frame.set(payload, start);
+  return frame;
+}
+
+const wordBytes = new Uint8Array(4);
+const wordView = new Uint32Array(wordBytes.buffer);
+
+/**
+ * XORs `data` in place with the 4-byte `key`, starting at position `keyOffset` of the key (so a payload
+ * that arrives in pieces can be unmasked piece by piece). Works on aligned 32-bit words where it can.
+ */
+export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset: number): void {
+  const length = data.length;
+  let i = 0;
+  if (length >= 32) {
+    const head = (4 - (data.byteOffset & 3)) & 3;
+    for (; i < head; i++) data[i] ^= key[(i + keyOffset) & 3];
+    const words = (length - i) >>> 2;
+    wordBytes[0] = key[(i + keyOffset) & 3];
+    wordBytes[1] = key[(i + keyOffset + 1) & 3];
+    wordBytes[2] = key[(i + keyOffset + 2) & 3];
+    wordBytes[3] = key[(i + keyOffset + 3) & 3];
+    const mask = wordView[0];
+    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
+    for (let w = 0; w < words; w++) view[w] ^= mask;
+    i += words << 2;
+  }
+  for (; i < length; i++) data[i] ^= key[(i + keyOffset) & 3];
+}

@@ -1,0 +1,327 @@
+/**
+ * One open WebSocket over a byte stream (TCP, TLS or a Unix socket), server or client side: the protocol
+ * session wired to a socket. Socket events are dispatched by shared module-level functions rather than
+ * per-connection closures, so an idle connection costs little memory.
+ */
+import type { Socket } from 'node:net';
+import { CloseCode, type ProtocolError } from '../protocol/errors.js';
+import { WebSocketSession, type SessionHandler } from '../protocol/session.js';
+
+/** The request a connection was opened with. Header names are lower-case. */
+export interface RequestInfo {
+  /** Request target as sent: path and query. */
+  url: string;
+  /** Path part of the request target, e.g. `/chat`. */
+  path: string;
+  /** Query string without the `?` (empty when none). */
+  query: string;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Peer address (IPv4, IPv6) or '' for a Unix socket. */
+  remoteAddress: string;
+  /** Peer port, 0 for a Unix socket. */
+  remotePort: number;
+}
+
+/**
+ * Callbacks, in facil.io's style: each receives the connection first. All optional.
+ * @typeParam T - the type of the per-connection user data slot `conn.data`.
+ */
+export interface ConnectionHandlers<T = unknown> {
+  /** The handshake completed; runs before any `message`. */
+  open?(conn: Connection<T>): void;
+  /** A complete message. `data` belongs to the callee. */
+  message?(conn: Connection<T>, data: Buffer, isBinary: boolean): void;
+  /** The send buffer drained below its high-water mark after `send()` returned false. */
+  drain?(conn: Connection<T>): void;
+  /**
+   * The connection is gone. `code` is the peer's close code, the code we failed the connection with on
+   * a protocol error, or 1006 when the transport dropped without a closing handshake.
+   */
+  close?(conn: Connection<T>, code: number, reason: string): void;
+  /** The server is shutting down; runs before the connection is closed with 1001. */
+  shutdown?(conn: Connection<T>): void;
+  /** A Ping arrived (it has already been answered). */
+  ping?(conn: Connection<T>, payload: Buffer): void;
+  /** A Pong arrived. */
+  pong?(conn: Connection<T>, payload: Buffer): void;
+}
+
+/** Per-connection limits. */
+export interface ConnectionLimits {
+  /** Largest incoming message, bytes. */
+  maxMessageSize: number;
+  /** A send buffer past this many bytes drops the connection (a peer that never reads). */
+  maxBufferedAmount: number;
+  /** How long to wait for the peer's Close (or the TCP close) after ours, ms. */
+  closeTimeout: number;
+}
+
+/** Receives a connection's end (the Hub uses it to forget the connection). */
+export interface ConnectionOwner {
+  remove(conn: { readonly id: number }): void;
+}
+
+/** A frame encoded once and sent as is to any number of connections (see `prepareFrame`). */
+export interface PreparedFrame {
+  readonly head: Buffer;
+  /** Payload kept apart from a large frame's header, to avoid copying it. */
+  readonly tail?: Buffer;
+}
+
+/** `open`: messages flow. `closing`: a Close was sent or received. `closed`: the transport is gone. */
+export type ReadyState = 'open' | 'closing' | 'closed';
+
+const kConnection = Symbol('wsbridge.connection');
+type BoundSocket = Socket & { [kConnection]: Connection<unknown> };
+
+function onSocketData(this: BoundSocket, chunk: Buffer): void {
+  const conn = this[kConnection];
+  conn.alive = true;
+  conn.session.receive(chunk);
+}
+function onSocketDrain(this: BoundSocket): void {
+  this[kConnection].handleDrain();
+}
+function onSocketClose(this: BoundSocket): void {
+  this[kConnection].handleTransportClose();
+}
+function onSocketError(this: BoundSocket, error: Error): void {
+  this[kConnection].transportError = error;
+}
+
+let nextClientId = 1;
+
+export class Connection<T = unknown> implements SessionHandler {
+  /** Unique id of this connection, never reused while the process runs. */
+  readonly id: number;
+  /** User data slot, free for the application. */
+  data: T | undefined = undefined;
+  /** The negotiated subprotocol, if any. */
+  readonly protocol: string | undefined;
+  /** The request this connection was opened with. */
+  readonly request: RequestInfo;
+  /** @internal */
+  readonly session: WebSocketSession;
+  /** The last transport error (ECONNRESET, …), if any, for logs. */
+  transportError: Error | undefined;
+  /** The protocol error this connection was failed with, if any. */
+  protocolError: ProtocolError | undefined;
+
+  /** @internal keepalive bookkeeping: set on every received chunk. */
+  alive = true;
+  /** @internal */
+  idleSince = 0;
+  /** @internal */
+  pingSentAt = 0;
+
+  private readonly socket: BoundSocket;
+  private handlers: ConnectionHandlers<T>;
+  private readonly limits: ConnectionLimits;
+  private owner: ConnectionOwner | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private userPaused = false;
+  private controlPaused = false;
+  private finished = false;
+
+  /** @internal Created by the server after a handshake, or by `connect()`. */
+  constructor(
+    socket: Socket,
+    role: 'server' | 'client',
+    request: RequestInfo,
+    protocol: string | undefined,
+    handlers: ConnectionHandlers<T>,
+    limits: ConnectionLimits,
+    owner?: ConnectionOwner,
+    id?: number,
+  ) {
+    this.id = id ?? nextClientId++;
+    this.socket = socket as BoundSocket;
+    this.request = request;
+    this.protocol = protocol;
+    this.handlers = handlers;
+    this.limits = limits;
+    this.owner = owner;
+    this.session = new WebSocketSession({ role, maxMessageSize: limits.maxMessageSize }, this);
+    this.socket[kConnection] = this as Connection<unknown>;
+    socket.on('data', onSocketData);
+    socket.on('drain', onSocketDrain);
+    socket.on('close', onSocketClose);
+    socket.on('error', onSocketError);
+    socket.resume();
+  }
+
+  /** Replaces the callbacks (a client may set them after `connect()` resolves). */
+  setHandlers(handlers: ConnectionHandlers<T>): void {
+    this.handlers = handlers;
+  }
+
+  /** Request path, e.g. `/chat`. */
+  get path(): string {
+    return this.request.path;
+  }
+  /** Query string without `?`. */
+  get query(): string {
+    return this.request.query;
+  }
+  /** Request headers (lower-case names). */
+  get headers(): RequestInfo['headers'] {
+    return this.request.headers;
+  }
+  /** Peer address, '' for a Unix socket. */
+  get remoteAddress(): string {
+    return this.request.remoteAddress;
+  }
+
+  /** Bytes queued for sending and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  get readyState(): ReadyState {
+    if (this.finished) return 'closed';
+    return this.session.state === 'open' ? 'open' : 'closing';
+  }
+
+  /** True while messages may be sent. */
+  get isOpen(): boolean {
+    return !this.finished && !this.session.hasSentClose;
+  }
+
+  /**
+   * Sends one message: text for a string (unless `binary` is true), binary for bytes (unless `binary`
+   * is false). Returns false once the send buffer is over its high-water mark (16 KiB by default, as
+   * Node streams do): the message is still queued, and `drain` follows. Throws InvalidStateError after
+   * a Close.
+   */
+  send(data: string | Uint8Array, binary?: boolean): boolean {
+    return this.session.send(data, binary ?? typeof data !== 'string');
+  }
+
+  /** Sends a frame encoded once by `prepareFrame()` (broadcast). Returns false if not open or buffer full. */
+  sendPrepared(frame: PreparedFrame): boolean {
+    if (!this.isOpen) return false;
+    return this.write(frame.head, frame.tail);
+  }
+
+  /** Sends a Ping; the pong arrives through the `pong` callback. */
+  ping(payload: string | Uint8Array = ''): boolean {
+    return this.session.ping(payload);
+  }
+
+  /**
+   * Starts the closing handshake (default 1000, no reason). The transport is closed when the peer
+   * answers, or after `closeTimeout` ms if it does not. A second call does nothing.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.finished || this.session.hasSentClose) return;
+    this.session.close(code, reason);
+    this.armCloseTimer();
+  }
+
+  /** Drops the transport at once, without a closing handshake. */
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  /** Stops reading from the peer (backpressure towards it) until `resume()`. */
+  pause(): void {
+    this.userPaused = true;
+    this.socket.pause();
+  }
+
+  /** Resumes reading after `pause()`. */
+  resume(): void {
+    this.userPaused = false;
+    if (!this.controlPaused) this.socket.resume();
+  }
+
+  /** @internal Feeds bytes that arrived with the handshake. */
+  receive(data: Buffer): void {
+    if (data.length > 0) this.session.receive(data);
+  }
+
+  // SessionHandler
+
+  /** @internal */
+  write(data: Buffer, more?: Buffer): boolean {
+    const socket = this.socket;
+    if (socket.destroyed) return false;
+    let ok: boolean;
+    if (more === undefined) ok = socket.write(data);
+    else {
+      socket.cork();
+      socket.write(data);
+      ok = socket.write(more);
+      socket.uncork();
+    }
+    if (!ok && socket.writableLength > this.limits.maxBufferedAmount) {
+      this.transportError = new Error(`send buffer over ${this.limits.maxBufferedAmount} bytes: peer not reading`);
+      socket.destroy();
+    }
+    return ok;
+  }
+
+  /** @internal */
+  onMessage(data: Buffer, isBinary: boolean): void {
+    this.handlers.message?.(this, data, isBinary);
+  }
+
+  /** @internal */
+  onPing(payload: Buffer): void {
+    // A peer that pings without reading its pongs must not grow our buffer: stop reading it until drain.
+    if (this.socket.writableNeedDrain && !this.controlPaused) {
+      this.controlPaused = true;
+      this.socket.pause();
+    }
+    this.handlers.ping?.(this, payload);
+  }
+
+  /** @internal */
+  onPong(payload: Buffer): void {
+    this.pingSentAt = 0;
+    this.handlers.pong?.(this, payload);
+  }
+
+  /** @internal */
+  onClose(): void {
+    if (this.session.role === 'server') this.socket.end();
+    this.armCloseTimer();
+  }
+
+  /** @internal */
+  onProtocolError(error: ProtocolError): void {
+    this.protocolError = error;
+    this.socket.end();
+    this.armCloseTimer();
+  }
+
+  /** @internal */
+  handleDrain(): void {
+    if (this.controlPaused) {
+      this.controlPaused = false;
+      if (!this.userPaused) this.socket.resume();
+    }
+    if (this.isOpen) this.handlers.drain?.(this);
+  }
+
+  /** @internal */
+  handleTransportClose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    const session = this.session;
+    const handshakeSeen = session.hasReceivedClose || this.protocolError !== undefined;
+    session.abort();
+    this.owner?.remove(this);
+    this.owner = undefined;
+    const code = handshakeSeen ? session.closeCode : CloseCode.Abnormal;
+    const reason = handshakeSeen ? session.closeReason : (this.transportError?.message ?? '');
+    this.handlers.close?.(this, code, reason);
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer || this.finished) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.limits.closeTimeout);
+    this.closeTimer.unref();
+  }
+}
