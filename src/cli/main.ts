@@ -9,14 +9,19 @@ import { parseCommandLine, USAGE, type CliConfig } from './options.js';
 import { UsageError } from './usage-error.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
 function servePage(req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0];
   if ((req.method === 'GET' || req.method === 'HEAD') && path === '/') {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(CONSOLE_PAGE) });
+    res.writeHead(200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(CONSOLE_PAGE),
+    });
     res.end(req.method === 'HEAD' ? undefined : CONSOLE_PAGE);
     return;
   }
@@ -28,12 +33,16 @@ function readPem(flag: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new UsageError(`cannot read ${flag} file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(
+      `cannot read ${flag} file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 
 async function run(config: CliConfig, log: Logger): Promise<Server> {
-  const tls = config.sslCert ? { cert: readPem('--ssl-cert', config.sslCert), key: readPem('--ssl-key', config.sslKey!) } : undefined;
+  const tls = config.sslCert
+    ? { cert: readPem('--ssl-cert', config.sslCert), key: readPem('--ssl-key', config.sslKey!) }
+    : undefined;
   const server = createServer({
     tls,
     origins: config.origins,
@@ -41,7 +50,8 @@ async function run(config: CliConfig, log: Logger): Promise<Server> {
     pingInterval: config.pingInterval,
     maxConnections: config.maxConnections,
     request: servePage,
-    handshakeFailed: (f) => log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.url ?? '-'}: ${f.message}`),
+    handshakeFailed: (f) =>
+      log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.url ?? '-'}: ${f.message}`),
     open: (conn) => log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`),
     message: (conn, data, isBinary) => {
       if (!conn.send(data, isBinary)) conn.pause(); // backpressure: stop reading a client that does not read
@@ -53,8 +63,14 @@ async function run(config: CliConfig, log: Logger): Promise<Server> {
   else await server.listen({ port: config.port, host: config.host });
   const where = server.address();
   const shown =
-    typeof where === 'string' ? where : where?.family === 'IPv6' ? `[${where.address}]:${where.port}` : `${where?.address}:${where?.port}`;
-  log.info(`echo mode listening on ${tls ? 'wss' : 'ws'}://${shown} (page at ${tls ? 'https' : 'http'}://${shown}/)`);
+    typeof where === 'string'
+      ? where
+      : where?.family === 'IPv6'
+        ? `[${where.address}]:${where.port}`
+        : `${where?.address}:${where?.port}`;
+  log.info(
+    `echo mode listening on ${tls ? 'wss' : 'ws'}://${shown} (page at ${tls ? 'https' : 'http'}://${shown}/)`,
+  );
   return server;
 }
 

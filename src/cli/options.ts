@@ -62,7 +62,13 @@ Output:
 
 A browser opening http://HOST:PORT/ gets a page to send messages and see the replies.`;
 
-function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+function integer(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got '${value}'`);
   const n = Number(value);
@@ -81,11 +87,15 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
   const logLevel = values.quiet ? 'error' : (values['log-level'] ?? 'info');
   if (logLevel !== 'error' && logLevel !== 'info' && logLevel !== 'debug')
     throw new UsageError(`--log-level must be error, info or debug, got '${logLevel}'`);
-  if (!!values['ssl-cert'] !== !!values['ssl-key']) throw new UsageError('--ssl-cert and --ssl-key go together');
+  if (!!values['ssl-cert'] !== !!values['ssl-key'])
+    throw new UsageError('--ssl-cert and --ssl-key go together');
   const mode = values.help ? 'help' : values.version ? 'version' : values['echo-mode'] ? 'echo' : undefined;
   if (!mode)
     throw new UsageError('no mode given: use --echo-mode (pipe, program and socket modes are not built yet)');
-  const origins = (values.origin ?? []).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);
+  const origins = (values.origin ?? [])
+    .flatMap((o) => o.split(','))
+    .map((o) => o.trim())
+    .filter(Boolean);
   return {
     mode,
     port: integer('port', values.port, 7890, 0, 65535),
@@ -96,7 +106,10 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
     origins,
     maxMessageSize: integer('max-frame-size', values['max-frame-size'], 1024 * 1024, 1, 2 ** 53 - 1),
     pingInterval: integer('ping-interval', values['ping-interval'], 30_000, 0, 2 ** 31 - 1),
-    maxConnections: values['max-connections'] === undefined ? undefined : integer('max-connections', values['max-connections'], 0, 1, 2 ** 31 - 1),
+    maxConnections:
+      values['max-connections'] === undefined
+        ? undefined
+        : integer('max-connections', values['max-connections'], 0, 1, 2 ** 31 - 1),
     logLevel,
   };
 }

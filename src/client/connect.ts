@@ -38,7 +38,10 @@ export interface ClientOptions<T = unknown> extends ConnectionHandlers<T> {
  * Opens a WebSocket client connection to a `ws:` or `wss:` URL. Resolves once the handshake succeeds;
  * rejects with a HandshakeError (carrying the HTTP status received, 0 if none) or the socket's error.
  */
-export function connect<T = unknown>(url: string | URL, options: ClientOptions<T> = {}): Promise<Connection<T>> {
+export function connect<T = unknown>(
+  url: string | URL,
+  options: ClientOptions<T> = {},
+): Promise<Connection<T>> {
   const target = typeof url === 'string' ? new URL(url) : url;
   if (target.protocol !== 'ws:' && target.protocol !== 'wss:')
     return Promise.reject(new TypeError(`not a WebSocket URL: ${target.href}`));

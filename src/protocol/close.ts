@@ -25,7 +25,8 @@ export interface ClosePayload {
 /** Parses a received Close payload; a malformed one is a ProtocolError (1002, or 1007 for a bad reason). */
 export function parseClosePayload(payload: Buffer): ClosePayload {
   if (payload.length === 0) return { code: CloseCode.NoStatus, reason: '' };
-  if (payload.length === 1) throw new ProtocolError('close frame with a 1-byte payload', CloseCode.ProtocolError);
+  if (payload.length === 1)
+    throw new ProtocolError('close frame with a 1-byte payload', CloseCode.ProtocolError);
   const code = payload.readUInt16BE(0);
   if (!isValidCloseCode(code)) throw new ProtocolError(`invalid close code ${code}`, CloseCode.ProtocolError);
   const reason = payload.subarray(2);

@@ -8,7 +8,9 @@ const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
 
 /** `Sec-WebSocket-Accept` for a client key (RFC 6455 §4.2.2). */
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** Picks a subprotocol from the client's offer; undefined answers none. */
@@ -59,7 +61,10 @@ export function isWebSocketUpgrade(request: UpgradeRequest): boolean {
  * Validates a client's opening handshake (RFC 6455 §4.2.1) and chooses a subprotocol. A refusal throws
  * HandshakeError: 400 for a malformed request, 426 for an unsupported version, 403 for a foreign origin.
  */
-export function checkUpgradeRequest(request: UpgradeRequest, options: ServerHandshakeOptions = {}): AcceptedUpgrade {
+export function checkUpgradeRequest(
+  request: UpgradeRequest,
+  options: ServerHandshakeOptions = {},
+): AcceptedUpgrade {
   const { headers } = request;
   if (request.method !== 'GET') throw new HandshakeError('WebSocket handshake must use GET', 400);
   if (request.httpVersion !== undefined && !/^1\.[1-9]$|^[2-9]\./.test(request.httpVersion))
@@ -71,7 +76,9 @@ export function checkUpgradeRequest(request: UpgradeRequest, options: ServerHand
     throw new HandshakeError('Connection header must contain Upgrade', 400);
   const version = header(headers, 'sec-websocket-version');
   if (version !== '13')
-    throw new HandshakeError('unsupported Sec-WebSocket-Version (13 only)', 426, { 'Sec-WebSocket-Version': '13' });
+    throw new HandshakeError('unsupported Sec-WebSocket-Version (13 only)', 426, {
+      'Sec-WebSocket-Version': '13',
+    });
   const key = header(headers, 'sec-websocket-key')?.trim() ?? '';
   if (!KEY_PATTERN.test(key)) throw new HandshakeError('invalid Sec-WebSocket-Key', 400);
 
@@ -142,7 +149,8 @@ export function clientRequest(options: ClientHandshakeOptions): { key: string; h
     `GET ${options.path} HTTP/1.1\r\nHost: ${options.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`;
   if (options.protocols && options.protocols.length > 0) {
-    for (const name of options.protocols) if (!isToken(name)) throw new TypeError(`invalid subprotocol: ${name}`);
+    for (const name of options.protocols)
+      if (!isToken(name)) throw new TypeError(`invalid subprotocol: ${name}`);
     head += `Sec-WebSocket-Protocol: ${options.protocols.join(', ')}\r\n`;
   }
   if (options.origin !== undefined) head += `Origin: ${options.origin}\r\n`;
@@ -167,7 +175,8 @@ export function checkUpgradeResponse(
   offeredProtocols: readonly string[] = [],
 ): AcceptedResponse {
   if (status !== 101) throw new HandshakeError(`server answered ${status} instead of 101`, status);
-  if (!hasToken(headers['upgrade'], 'websocket')) throw new HandshakeError('response Upgrade is not websocket', status);
+  if (!hasToken(headers['upgrade'], 'websocket'))
+    throw new HandshakeError('response Upgrade is not websocket', status);
   if (!hasToken(headers['connection'], 'upgrade'))
     throw new HandshakeError('response Connection is not Upgrade', status);
   if (headers['sec-websocket-accept'] !== acceptKey(key))

@@ -114,7 +114,11 @@ const REASONS: Record<number, string> = {
 };
 
 /** A complete, closing HTTP/1.1 response with a short plain-text body. */
-export function errorResponse(status: number, message: string, headers: Readonly<Record<string, string>> = {}): string {
+export function errorResponse(
+  status: number,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): string {
   const body = `${message}\n`;
   let head =
     `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n` +

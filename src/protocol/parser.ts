@@ -189,16 +189,22 @@ export class FrameParser {
       if (opcode > Opcode.Pong) return this.fail(`reserved opcode ${opcode}`, CloseCode.ProtocolError);
       if (!fin) return this.fail('fragmented control frame', CloseCode.ProtocolError);
       if (rsv1) return this.fail('RSV1 set on a control frame', CloseCode.ProtocolError);
-      if (length7 > MAX_CONTROL_PAYLOAD) return this.fail('control frame over 125 bytes', CloseCode.ProtocolError);
+      if (length7 > MAX_CONTROL_PAYLOAD)
+        return this.fail('control frame over 125 bytes', CloseCode.ProtocolError);
     } else if (opcode === Opcode.Continuation) {
-      if (this.messageOpcode === 0) return this.fail('continuation frame with no message', CloseCode.ProtocolError);
+      if (this.messageOpcode === 0)
+        return this.fail('continuation frame with no message', CloseCode.ProtocolError);
       if (rsv1) return this.fail('RSV1 set on a continuation frame', CloseCode.ProtocolError);
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
-      if (this.messageOpcode !== 0) return this.fail('new message inside a fragmented one', CloseCode.ProtocolError);
+      if (this.messageOpcode !== 0)
+        return this.fail('new message inside a fragmented one', CloseCode.ProtocolError);
       if (rsv1 && !this.allowRsv1) return this.fail('RSV1 set without an extension', CloseCode.ProtocolError);
     } else return this.fail(`reserved opcode ${opcode}`, CloseCode.ProtocolError);
     if (masked !== this.expectMasked)
-      return this.fail(masked ? 'masked frame from server' : 'unmasked frame from client', CloseCode.ProtocolError);
+      return this.fail(
+        masked ? 'masked frame from server' : 'unmasked frame from client',
+        CloseCode.ProtocolError,
+      );
 
     const lengthBytes = length7 === 126 ? 2 : length7 === 127 ? 8 : 0;
     const size = 2 + lengthBytes + (masked ? 4 : 0);

@@ -97,7 +97,7 @@ export class WebSocketSession {
 
   /** Sends one message as one frame. Returns the transport's backpressure signal. */
   send(data: Uint8Array | string, isBinary = typeof data !== 'string'): boolean {
-    if (this.closeSent) throw new InvalidStateError('cannot send: the connection is closing');
+    this.assertCanSend();
     return this.writeFrame(isBinary ? Opcode.Binary : Opcode.Text, data, true);
   }
 
@@ -106,7 +106,7 @@ export class WebSocketSession {
    * Continuation, the last with `fin` true. Control frames may be sent between fragments.
    */
   sendFragment(opcode: number, data: Uint8Array | string, fin: boolean): boolean {
-    if (this.closeSent) throw new InvalidStateError('cannot send: the connection is closing');
+    this.assertCanSend();
     return this.writeFrame(opcode, data, fin);
   }
 
@@ -138,8 +138,15 @@ export class WebSocketSession {
     this.parser.stop();
   }
 
+  private assertCanSend(): void {
+    if (this.closeSent || this._state === 'closed')
+      throw new InvalidStateError(
+        `cannot send: the connection is ${this._state === 'closed' ? 'closed' : 'closing'}`,
+      );
+  }
+
   private sendControl(opcode: number, payload: Uint8Array | string): boolean {
-    if (this.closeSent) throw new InvalidStateError('cannot send: the connection is closing');
+    this.assertCanSend();
     const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     if (length > MAX_CONTROL_PAYLOAD) throw new InvalidStateError('control frame payload over 125 bytes');
     return this.writeFrame(opcode, payload, true);
@@ -151,7 +158,10 @@ export class WebSocketSession {
     if (!this.masked && length > COPY_LIMIT && typeof data !== 'string') {
       const header = Buffer.allocUnsafe(size);
       writeHeader(header, 0, opcode, length, fin, false, false);
-      return this.handler.write(header, Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, length));
+      return this.handler.write(
+        header,
+        Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, length),
+      );
     }
     const frame = Buffer.allocUnsafe(size + length);
     let at = writeHeader(frame, 0, opcode, length, fin, false, this.masked);
@@ -200,7 +210,11 @@ export class WebSocketSession {
     if (!this.closeSent) {
       // Echo the peer's code, as RFC 6455 §5.5.1 suggests; an empty Close is answered with an empty one.
       this.closeSent = true;
-      this.writeFrame(Opcode.Close, code === CloseCode.NoStatus ? Buffer.alloc(0) : payload.subarray(0, 2), true);
+      this.writeFrame(
+        Opcode.Close,
+        code === CloseCode.NoStatus ? Buffer.alloc(0) : payload.subarray(0, 2),
+        true,
+      );
     }
     this._state = 'closed';
     this.handler.onClose(code, reason);

@@ -255,7 +255,9 @@ export class Connection<T = unknown> implements SessionHandler {
       socket.uncork();
     }
     if (!ok && socket.writableLength > this.limits.maxBufferedAmount) {
-      this.transportError = new Error(`send buffer over ${this.limits.maxBufferedAmount} bytes: peer not reading`);
+      this.transportError = new Error(
+        `send buffer over ${this.limits.maxBufferedAmount} bytes: peer not reading`,
+      );
       socket.destroy();
     }
     return ok;

@@ -3,8 +3,19 @@
  * existing `http.Server`. It reads each request head itself (bounded in size and time), answers the
  * handshake, and hands plain HTTP requests to an optional `request` handler through node:http.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import {
+  createServer as createNetServer,
+  connect as netConnect,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { unlink } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
@@ -18,13 +29,17 @@ import {
   type ProtocolSelector,
   type UpgradeRequest,
 } from '../protocol/handshake.js';
-import { Connection, type ConnectionHandlers, type ConnectionLimits, type RequestInfo } from './connection.js';
+import {
+  Connection,
+  type ConnectionHandlers,
+  type ConnectionLimits,
+  type RequestInfo,
+} from './connection.js';
 import { Hub, type BroadcastOptions } from './hub.js';
 import { Keepalive } from './keepalive.js';
 import { DEFAULTS } from './defaults.js';
 
 export { DEFAULTS };
-
 
 /** What an `upgrade` hook sees, before the 101 is sent. */
 export interface UpgradeInfo extends RequestInfo {
@@ -188,7 +203,10 @@ export class Server<T = unknown> {
     if (this.listener) throw new Error('server is already listening');
     const onSocket = (socket: Socket): void => this.acceptSocket(socket);
     const listener = this.options.tls
-      ? createTlsServer(this.options.tls, onSocket).on('tlsClientError', (_error, socket) => socket.destroy())
+      ? createTlsServer(
+          { handshakeTimeout: this.settings.handshakeTimeout, ...this.options.tls },
+          onSocket,
+        ).on('tlsClientError', (_error, socket) => socket.destroy())
       : createNetServer(onSocket);
     listener.on('error', () => undefined);
     this.listener = listener;
@@ -227,7 +245,13 @@ export class Server<T = unknown> {
       httpVersion: req.httpVersion,
       headers: req.headers,
     };
-    void this.upgrade(request, socket as Socket, head, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0);
+    void this.upgrade(
+      request,
+      socket as Socket,
+      head,
+      req.socket.remoteAddress ?? '',
+      req.socket.remotePort ?? 0,
+    );
   }
 
   /**
@@ -317,12 +341,19 @@ export class Server<T = unknown> {
   private serveHttp(socket: Socket, received: Buffer, remoteAddress: string, url: string): void {
     const handler = this.options.request;
     if (!handler) {
-      this.refuse(socket, new HandshakeError('this is a WebSocket endpoint', 426, { Upgrade: 'websocket' }), remoteAddress, url);
+      this.refuse(
+        socket,
+        new HandshakeError('this is a WebSocket endpoint', 426, { Upgrade: 'websocket' }),
+        remoteAddress,
+        url,
+      );
       return;
     }
     if (!this.httpServer) {
       this.httpServer = createHttpServer({ maxHeaderSize: this.settings.maxHeaderSize }, handler);
-      this.httpServer.on('upgrade', (req: IncomingMessage, s: Duplex, head: Buffer) => this.handleUpgrade(req, s, head));
+      this.httpServer.on('upgrade', (req: IncomingMessage, s: Duplex, head: Buffer) =>
+        this.handleUpgrade(req, s, head),
+      );
     }
     socket.unshift(received);
     this.httpServer.emit('connection', socket);
@@ -353,7 +384,10 @@ export class Server<T = unknown> {
       if (this.closing) throw new HandshakeError('server is shutting down', 503);
       if (this.hub.count + this.upgrading >= this.settings.maxConnections)
         throw new HandshakeError('too many connections', 503);
-      accepted = checkUpgradeRequest(request, { protocols: this.options.protocols, origins: this.options.origins });
+      accepted = checkUpgradeRequest(request, {
+        protocols: this.options.protocols,
+        origins: this.options.origins,
+      });
       info.offeredProtocols = accepted.offeredProtocols;
       info.protocol = accepted.protocol;
       if (this.options.upgrade) {
@@ -372,13 +406,23 @@ export class Server<T = unknown> {
       }
     } catch (error) {
       const refusal =
-        error instanceof HandshakeError ? error : new HandshakeError(`upgrade failed: ${(error as Error).message}`, 500);
+        error instanceof HandshakeError
+          ? error
+          : new HandshakeError(`upgrade failed: ${(error as Error).message}`, 500);
       this.refuse(socket, refusal, remoteAddress, request.url);
       return;
     }
     if (socket.destroyed) return;
     socket.write(switchingProtocolsResponse(accepted, info.responseHeaders));
-    const conn = new Connection<T>(socket, 'server', info, accepted.protocol, this.options, this.limits, this.hub);
+    const conn = new Connection<T>(
+      socket,
+      'server',
+      info,
+      accepted.protocol,
+      this.options,
+      this.limits,
+      this.hub,
+    );
     this.hub.add(conn);
     this.options.open?.(conn);
     if (rest.length > 0 && conn.isOpen) conn.receive(rest);
