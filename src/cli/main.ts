@@ -2,7 +2,19 @@
 /** The `wsbridge` command: argv → a Server → run until a signal → exit code. */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import {
+  ensureFifo,
+  FifoWriter,
+  openFifoReader,
+  removeFifo,
+  StreamSink,
+  type OutputSink,
+} from '../bridges/fifo.js';
+import { PipeHub } from '../bridges/pipe-hub.js';
+import type { ConnectionHandlers } from '../server/connection.js';
 import { createServer, type Server } from '../server/server.js';
+import { AccessLog } from './access-log.js';
 import { CONSOLE_PAGE } from './console-page.js';
 import { Logger } from './log.js';
 import { parseCommandLine, USAGE, type CliConfig } from './options.js';
@@ -39,28 +51,101 @@ function readPem(flag: string, file: string): Buffer {
   }
 }
 
-async function run(config: CliConfig, log: Logger): Promise<Server> {
+/** What `run` started, for shutdown. */
+interface Running {
+  server: Server;
+  /** Releases what the mode holds (pipes, files), after the server closed. */
+  release(): Promise<void>;
+}
+
+/** Pipe mode's streams: FIFOs (created if missing) or stdin/stdout. */
+function openPipes(config: CliConfig): { input: Readable; output: OutputSink; fifos: string[] } {
+  const { pipe } = config;
+  const fifos: string[] = [];
+  const checked = (path: string): string => {
+    try {
+      ensureFifo(path);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    fifos.push(path);
+    return path;
+  };
+  const input = pipe.stdin ? process.stdin : openFifoReader(checked(pipe.pipeIn));
+  const output = pipe.stdout
+    ? new StreamSink(process.stdout)
+    : new FifoWriter(checked(pipe.pipeOut), pipe.outputQueue);
+  return { input, output, fifos };
+}
+
+async function run(config: CliConfig, log: Logger): Promise<Running> {
   const tls = config.sslCert
     ? { cert: readPem('--ssl-cert', config.sslCert), key: readPem('--ssl-key', config.sslKey!) }
     : undefined;
+  const accessLog = config.accessLog ? new AccessLog(config.accessLog) : undefined;
+  await accessLog?.ready().catch((error: Error) => {
+    throw new UsageError(`cannot open --access-log file: ${error.message}`);
+  });
+
+  let handlers: ConnectionHandlers;
+  let hub: PipeHub | undefined;
+  let pipes: ReturnType<typeof openPipes> | undefined;
+  if (config.mode === 'pipe') {
+    pipes = openPipes(config);
+    hub = new PipeHub(
+      pipes.input,
+      pipes.output,
+      { ...config.pipe, maxMessageSize: config.maxMessageSize },
+      log,
+    );
+    handlers = hub.handlers();
+  } else {
+    handlers = {
+      message: (conn, data, isBinary) => {
+        if (!conn.send(data, isBinary)) conn.pause(); // backpressure: stop reading a client that does not read
+      },
+      drain: (conn) => conn.resume(),
+    };
+  }
   const server = createServer({
     tls,
     origins: config.origins,
+    protocols: config.protocols,
     maxMessageSize: config.maxMessageSize,
     pingInterval: config.pingInterval,
     maxConnections: config.maxConnections,
     request: servePage,
-    handshakeFailed: (f) =>
-      log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.url ?? '-'}: ${f.message}`),
-    open: (conn) => log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`),
-    message: (conn, data, isBinary) => {
-      if (!conn.send(data, isBinary)) conn.pause(); // backpressure: stop reading a client that does not read
+    handshakeFailed: (f) => {
+      accessLog?.refused(f);
+      log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.request?.url ?? '-'}: ${f.message}`);
     },
-    drain: (conn) => conn.resume(),
-    close: (conn, code, reason) => log.debug(`close #${conn.id} ${code}${reason ? ` ${reason}` : ''}`),
+    ...handlers,
+    open: (conn) => {
+      accessLog?.open(conn);
+      log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`);
+      handlers.open?.(conn);
+    },
+    close: (conn, code, reason) => {
+      accessLog?.close(conn);
+      log.debug(`close #${conn.id} ${code}${reason ? ` ${reason}` : ''}`);
+      handlers.close?.(conn, code, reason);
+    },
   });
-  if (config.unixSocket) await server.listen({ path: config.unixSocket });
-  else await server.listen({ port: config.port, host: config.host });
+  const release = async (): Promise<void> => {
+    if (hub) log.info(`pipe statistics: ${JSON.stringify(hub.stats)}`);
+    pipes?.output.close();
+    if (pipes && pipes.input !== process.stdin) pipes.input.destroy();
+    for (const path of pipes?.fifos ?? []) removeFifo(path);
+    await accessLog?.end();
+  };
+  try {
+    if (config.unixSocket) await server.listen({ path: config.unixSocket });
+    else await server.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  hub?.attach(server);
   const where = server.address();
   const shown =
     typeof where === 'string'
@@ -68,10 +153,15 @@ async function run(config: CliConfig, log: Logger): Promise<Server> {
       : where?.family === 'IPv6'
         ? `[${where.address}]:${where.port}`
         : `${where?.address}:${where?.port}`;
+  const what =
+    config.mode === 'echo'
+      ? 'echo mode'
+      : `pipe mode (${config.pipe.strict ? 'strict' : `standard, ${config.pipe.framing}`}; ` +
+        `in: ${config.pipe.stdin ? 'stdin' : config.pipe.pipeIn}, out: ${config.pipe.stdout ? 'stdout' : config.pipe.pipeOut})`;
   log.info(
-    `echo mode listening on ${tls ? 'wss' : 'ws'}://${shown} (page at ${tls ? 'https' : 'http'}://${shown}/)`,
+    `${what} listening on ${tls ? 'wss' : 'ws'}://${shown} (page at ${tls ? 'https' : 'http'}://${shown}/)`,
   );
-  return server;
+  return { server, release };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -91,22 +181,26 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = new Logger(config.logLevel);
-  let server: Server;
+  let running: Running;
   try {
-    server = await run(config, log);
+    running = await run(config, log);
   } catch (error) {
     const code = error instanceof UsageError ? 2 : 1;
     process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
     return code;
   }
+  const { server, release } = running;
   return new Promise((resolve) => {
     const stop = (signal: string): void => {
       log.info(`${signal}: shutting down (${server.count} connection${server.count === 1 ? '' : 's'})`);
       process.once(signal, () => resolve(130));
-      server.close().then(
-        () => resolve(0),
-        () => resolve(1),
-      );
+      server
+        .close()
+        .then(release)
+        .then(
+          () => resolve(0),
+          () => resolve(1),
+        );
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -223,6 +223,11 @@ export class Connection<T = unknown> implements SessionHandler {
     this.socket.destroy();
   }
 
+  /** True between `pause()` and `resume()`. */
+  get isPaused(): boolean {
+    return this.userPaused;
+  }
+
   /** Stops reading from the peer (backpressure towards it) until `resume()`. */
   pause(): void {
     this.userPaused = true;

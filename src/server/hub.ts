@@ -21,12 +21,38 @@ export function prepareFrame(data: string | Uint8Array, binary = typeof data !==
   return { head, tail };
 }
 
+/**
+ * Encodes several messages, in order, into one buffer: a burst goes to each receiver in one write
+ * instead of one write per message.
+ */
+export function prepareFrames(messages: readonly (string | Uint8Array)[], binary: boolean): PreparedFrame {
+  if (messages.length === 1) return prepareFrame(messages[0], binary);
+  const opcode = binary ? Opcode.Binary : Opcode.Text;
+  let total = 0;
+  const lengths = messages.map((m) => (typeof m === 'string' ? Buffer.byteLength(m) : m.length));
+  for (const length of lengths) total += headerSize(length, false) + length;
+  const head = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i];
+    at = writeHeader(head, at, opcode, lengths[i]);
+    if (typeof message === 'string') head.write(message, at);
+    else head.set(message, at);
+    at += lengths[i];
+  }
+  return { head };
+}
+
 /** Options of `broadcast()`. */
-export interface BroadcastOptions {
+export interface BroadcastOptions<T = unknown> {
   /** Send as binary (default: binary for bytes, text for a string). */
   binary?: boolean;
   /** A connection (or its id) that is skipped, typically the sender. */
   except?: { readonly id: number } | number;
+  /** Receivers with more than this many bytes queued are skipped, and passed to `onSlow`. Default: none skipped. */
+  slowerThan?: number;
+  /** Called for each receiver skipped by `slowerThan` (to count, log, or close it). */
+  onSlow?: (conn: Connection<T>) => void;
 }
 
 export class Hub<T = unknown> implements ConnectionOwner, Iterable<Connection<T>> {
@@ -57,14 +83,23 @@ export class Hub<T = unknown> implements ConnectionOwner, Iterable<Connection<T>
   /**
    * Sends one message to every open connection but `except`, encoding it once. Returns how many
    * connections it was written to. A receiver whose buffer is full still gets it queued (see
-   * `maxBufferedAmount` for the bound).
+   * `maxBufferedAmount` for the bound), unless `slowerThan` says otherwise.
    */
-  broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): number {
-    const frame = prepareFrame(data, options.binary ?? typeof data !== 'string');
+  broadcast(data: string | Uint8Array, options: BroadcastOptions<T> = {}): number {
+    return this.broadcastPrepared(prepareFrame(data, options.binary ?? typeof data !== 'string'), options);
+  }
+
+  /** Sends an already encoded frame (or several, concatenated) to every open connection but `except`. */
+  broadcastPrepared(frame: PreparedFrame, options: BroadcastOptions<T> = {}): number {
     const except = typeof options.except === 'number' ? options.except : options.except?.id;
+    const limit = options.slowerThan ?? Infinity;
     let sent = 0;
     for (const conn of this.connections.values()) {
       if (conn.id === except || !conn.isOpen) continue;
+      if (conn.bufferedAmount > limit) {
+        options.onSlow?.(conn);
+        continue;
+      }
       conn.sendPrepared(frame);
       sent++;
     }

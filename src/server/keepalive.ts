@@ -43,7 +43,8 @@ export class Keepalive {
         conn.pingSentAt = 0;
         continue;
       }
-      if (!conn.isOpen) continue;
+      // A paused connection is silent because we stopped reading it, not because the peer is dead.
+      if (!conn.isOpen || conn.isPaused) continue;
       if (conn.pingSentAt !== 0) {
         if (now - conn.pingSentAt >= pongTimeout) {
           conn.transportError = new Error(`no answer to ping within ${pongTimeout} ms`);

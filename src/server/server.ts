@@ -33,6 +33,7 @@ import {
   Connection,
   type ConnectionHandlers,
   type ConnectionLimits,
+  type PreparedFrame,
   type RequestInfo,
 } from './connection.js';
 import { Hub, type BroadcastOptions } from './hub.js';
@@ -56,7 +57,8 @@ export interface HandshakeFailure {
   status: number;
   message: string;
   remoteAddress: string;
-  url?: string;
+  /** The request, when its head could be parsed. */
+  request?: UpgradeRequest;
 }
 
 /** Server settings and callbacks. Every limit has a default (see `DEFAULTS`). */
@@ -184,8 +186,13 @@ export class Server<T = unknown> {
   }
 
   /** Sends one message to every open connection but `except`, encoded once. Returns the receiver count. */
-  broadcast(data: string | Uint8Array, options?: BroadcastOptions): number {
+  broadcast(data: string | Uint8Array, options?: BroadcastOptions<T>): number {
     return this.hub.broadcast(data, options);
+  }
+
+  /** Sends an already encoded frame (see `prepareFrame`) to every open connection but `except`. */
+  broadcastPrepared(frame: PreparedFrame, options?: BroadcastOptions<T>): number {
+    return this.hub.broadcastPrepared(frame, options);
   }
 
   /** Sends to one connection by id. False when it is not open or its send buffer is full. */
@@ -281,8 +288,13 @@ export class Server<T = unknown> {
     if (this.unixPath) await unlink(this.unixPath).catch(() => undefined);
   }
 
-  private refuse(socket: Duplex, error: HandshakeError, remoteAddress: string, url?: string): void {
-    this.options.handshakeFailed?.({ status: error.status, message: error.message, remoteAddress, url });
+  private refuse(
+    socket: Duplex,
+    error: HandshakeError,
+    remoteAddress: string,
+    request?: UpgradeRequest,
+  ): void {
+    this.options.handshakeFailed?.({ status: error.status, message: error.message, remoteAddress, request });
     if (!socket.destroyed) {
       socket.end(errorResponse(error.status, error.message, error.headers));
       lingerThenDestroy(socket);
@@ -331,21 +343,21 @@ export class Server<T = unknown> {
       }
       if (isWebSocketUpgrade(head))
         void this.upgrade(head, socket, received.subarray(end), remoteAddress, socket.remotePort ?? 0);
-      else this.serveHttp(socket, received, remoteAddress, head.url);
+      else this.serveHttp(socket, received, remoteAddress, head);
     };
     socket.on('data', onData);
     socket.on('close', onClose);
     socket.on('error', () => undefined);
   }
 
-  private serveHttp(socket: Socket, received: Buffer, remoteAddress: string, url: string): void {
+  private serveHttp(socket: Socket, received: Buffer, remoteAddress: string, head: RequestHead): void {
     const handler = this.options.request;
     if (!handler) {
       this.refuse(
         socket,
         new HandshakeError('this is a WebSocket endpoint', 426, { Upgrade: 'websocket' }),
         remoteAddress,
-        url,
+        head,
       );
       return;
     }
@@ -409,7 +421,7 @@ export class Server<T = unknown> {
         error instanceof HandshakeError
           ? error
           : new HandshakeError(`upgrade failed: ${(error as Error).message}`, 500);
-      this.refuse(socket, refusal, remoteAddress, request.url);
+      this.refuse(socket, refusal, remoteAddress, request);
       return;
     }
     if (socket.destroyed) return;
