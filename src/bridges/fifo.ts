@@ -1,9 +1,10 @@
 /**
  * Named pipes (FIFOs) without blocking the event loop or a thread-pool thread.
  *
- * - The input FIFO is opened read-write and non-blocking: opening never waits for a writer, and because
- *   we hold a write end ourselves, a writer closing is not the end of input. The descriptor is wrapped in
- *   a `net.Socket`, so reads are driven by the event loop (epoll), not by blocking reads in the pool.
+ * - The input FIFO is opened read-only and non-blocking: opening never waits for a writer. Each
+ *   descriptor is wrapped in a `net.Socket`, so reads are driven by the event loop (epoll), not by
+ *   blocking reads in the thread pool. A writer closing ends only that writer's last line: the FIFO is
+ *   opened again and reading goes on, with the strict-record reader keeping its place.
  * - The output FIFO is opened write-only and non-blocking, which fails at once (ENXIO) while no reader is
  *   attached: the writer then queues what it must send (bounded) and tries again; a reader that goes away
  *   shows up as EPIPE, and the next one gets what is sent from then on, starting at a record boundary.
@@ -41,10 +42,44 @@ export function removeFifo(path: string): void {
   }
 }
 
-/** Opens a FIFO for reading as a stream that never ends when writers come and go. */
-export function openFifoReader(path: string): Socket {
-  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
-  return new Socket({ fd, readable: true, writable: false });
+/**
+ * The input FIFO as an endless source. It is opened read-only and non-blocking, so opening never waits
+ * for a writer; when the last writer closes, the read end sees end-of-file, reports `writer-closed` (so
+ * a last line without a newline is delivered, as gwsocket's man-page example needs) and opens the FIFO
+ * again. Linux reports no hang-up to a reader that has not yet seen a writer, so this does not spin.
+ * Events: `data` (Buffer), `writer-closed`, `error`.
+ */
+export class FifoReader extends EventEmitter {
+  private socket: Socket | undefined;
+  private closed = false;
+
+  constructor(readonly path: string) {
+    super();
+    this.open();
+  }
+
+  private open(): void {
+    const fd = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const socket = new Socket({ fd, readable: true, writable: false });
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => this.emit('data', chunk));
+    socket.on('end', () => {
+      socket.destroy();
+      if (this.closed) return;
+      this.emit('writer-closed');
+      try {
+        this.open();
+      } catch (error) {
+        this.emit('error', error);
+      }
+    });
+    socket.on('error', (error) => this.emit('error', error));
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.socket?.destroy();
+  }
 }
 
 /**

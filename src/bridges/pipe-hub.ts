@@ -26,7 +26,7 @@ import {
   StrictType,
   STRICT_HEADER_SIZE,
 } from '../framing/strict.js';
-import type { OutputSink } from './fifo.js';
+import type { FifoReader, OutputSink } from './fifo.js';
 
 /** Pipe hub settings (each has a CLI flag; defaults in `PIPE_DEFAULTS`). */
 export interface PipeHubOptions {
@@ -111,7 +111,7 @@ export class PipeHub<T = unknown> {
   private pendingSkips = 0;
 
   constructor(
-    private readonly input: Readable,
+    private readonly input: Readable | FifoReader,
     private readonly output: OutputSink,
     private readonly options: PipeHubOptions,
     private readonly log: HubLog,
@@ -147,12 +147,17 @@ export class PipeHub<T = unknown> {
   attach(server: Server<T>): void {
     this.server = server;
     this.input.on('data', (chunk: Buffer) => this.onInput(chunk));
+    this.input.on('writer-closed', () => {
+      // The last writer closed: its last line ends here even without a newline.
+      this.lines?.end();
+      this.flush();
+    });
     this.input.on('end', () => {
       this.lines?.end();
       this.flush();
       this.log.info('input closed: no more data from the application (clients stay connected)');
     });
-    this.input.on('error', (error) => this.log.error(`input failed: ${error.message}`));
+    this.input.on('error', (error: Error) => this.log.error(`input failed: ${error.message}`));
     this.output.on('drain', () => this.unblock());
     this.output.on('lost', (message: string) => this.log.error(message));
     this.output.on('reader', () => this.log.info('output pipe: reader attached'));

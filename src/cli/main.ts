@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import {
   ensureFifo,
   FifoWriter,
-  openFifoReader,
+  FifoReader,
   removeFifo,
   StreamSink,
   type OutputSink,
@@ -59,7 +59,7 @@ interface Running {
 }
 
 /** Pipe mode's streams: FIFOs (created if missing) or stdin/stdout. */
-function openPipes(config: CliConfig): { input: Readable; output: OutputSink; fifos: string[] } {
+function openPipes(config: CliConfig): { input: Readable | FifoReader; output: OutputSink; fifos: string[] } {
   const { pipe } = config;
   const fifos: string[] = [];
   const checked = (path: string): string => {
@@ -71,7 +71,7 @@ function openPipes(config: CliConfig): { input: Readable; output: OutputSink; fi
     fifos.push(path);
     return path;
   };
-  const input = pipe.stdin ? process.stdin : openFifoReader(checked(pipe.pipeIn));
+  const input = pipe.stdin ? process.stdin : new FifoReader(checked(pipe.pipeIn));
   const output = pipe.stdout
     ? new StreamSink(process.stdout)
     : new FifoWriter(checked(pipe.pipeOut), pipe.outputQueue);

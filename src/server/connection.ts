@@ -77,7 +77,14 @@ type BoundSocket = Socket & { [kConnection]: Connection<unknown> };
 function onSocketData(this: BoundSocket, chunk: Buffer): void {
   const conn = this[kConnection];
   conn.alive = true;
-  conn.session.receive(chunk);
+  // Whatever is written while this chunk is handled (replies from `message` handlers, pongs) goes out
+  // in one writev at the end, rather than one write syscall per frame.
+  this.cork();
+  try {
+    conn.session.receive(chunk);
+  } finally {
+    this.uncork();
+  }
 }
 function onSocketDrain(this: BoundSocket): void {
   this[kConnection].handleDrain();
