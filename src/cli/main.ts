@@ -192,8 +192,8 @@ async function main(argv: string[]): Promise<number> {
   const { server, release } = running;
   return new Promise((resolve) => {
     const stop = (signal: string): void => {
+      process.once(signal, () => resolve(130)); // before the log line: a second signal sent on seeing it must not kill us
       log.info(`${signal}: shutting down (${server.count} connection${server.count === 1 ? '' : 's'})`);
-      process.once(signal, () => resolve(130));
       server
         .close()
         .then(release)

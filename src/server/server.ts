@@ -43,13 +43,20 @@ import { DEFAULTS } from './defaults.js';
 export { DEFAULTS };
 
 /** What an `upgrade` hook sees, before the 101 is sent. */
-export interface UpgradeInfo extends RequestInfo {
+export interface UpgradeInfo<T = unknown> extends RequestInfo {
   /** The subprotocols the client offered. */
   offeredProtocols: readonly string[];
   /** The subprotocol the server chose (may be changed by the hook). */
   protocol: string | undefined;
   /** Headers to add to the 101 response. */
   responseHeaders: Record<string, string>;
+  /** Becomes the connection's `data` slot (e.g. a peer opened before the 101). */
+  data?: T;
+  /**
+   * Set by the hook to release what it opened (a child process, a socket) if the handshake fails after
+   * it ran (the client went away, a later check refused it, the server is shutting down).
+   */
+  abort?: () => void;
 }
 
 /** A failed handshake, for logs. */
@@ -96,7 +103,7 @@ export interface ServerOptions<T = unknown> extends ConnectionHandlers<T> {
    * Runs before the 101 answer; may inspect the request, change `protocol`, add `responseHeaders`, or
    * refuse by throwing a HandshakeError (its status is answered). May be async.
    */
-  upgrade?: (info: UpgradeInfo) => void | Promise<void>;
+  upgrade?: (info: UpgradeInfo<T>) => void | Promise<void>;
   /** A handshake was refused (for logs). */
   handshakeFailed?: (failure: HandshakeFailure) => void;
 }
@@ -283,6 +290,8 @@ export class Server<T = unknown> {
     const deadline = Date.now() + this.settings.shutdownTimeout;
     while (this.hub.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const conn of this.hub) conn.terminate();
+    // A terminated socket reports 'close' (hence the `close` callback) a tick later: wait, bounded.
+    for (let i = 0; i < 50 && this.hub.count > 0; i++) await new Promise((r) => setTimeout(r, 10));
     this.httpServer?.closeAllConnections();
     await listenerClosed;
     if (this.unixPath) await unlink(this.unixPath).catch(() => undefined);
@@ -380,7 +389,7 @@ export class Server<T = unknown> {
     remotePort: number,
   ): Promise<void> {
     const { path, query } = splitUrl(request.url);
-    const info: UpgradeInfo = {
+    const info: UpgradeInfo<T> = {
       url: request.url,
       path,
       query,
@@ -421,10 +430,14 @@ export class Server<T = unknown> {
         error instanceof HandshakeError
           ? error
           : new HandshakeError(`upgrade failed: ${(error as Error).message}`, 500);
+      info.abort?.();
       this.refuse(socket, refusal, remoteAddress, request);
       return;
     }
-    if (socket.destroyed) return;
+    if (socket.destroyed) {
+      info.abort?.();
+      return;
+    }
     socket.write(switchingProtocolsResponse(accepted, info.responseHeaders));
     const conn = new Connection<T>(
       socket,
@@ -435,6 +448,7 @@ export class Server<T = unknown> {
       this.limits,
       this.hub,
     );
+    conn.data = info.data;
     this.hub.add(conn);
     this.options.open?.(conn);
     if (rest.length > 0 && conn.isOpen) conn.receive(rest);
