@@ -64,14 +64,16 @@ export class FifoReader extends EventEmitter {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.emit('data', chunk));
     socket.on('end', () => {
-      socket.destroy();
-      if (this.closed) return;
+      if (this.closed) return socket.destroy();
       this.emit('writer-closed');
+      // Open the next descriptor before closing this one: a writer that opens, writes and closes while
+      // no read end is open loses its data (the kernel frees the pipe's buffer), e.g. `printf > fifo` in a loop.
       try {
         this.open();
       } catch (error) {
         this.emit('error', error);
       }
+      socket.destroy();
     });
     socket.on('error', (error) => this.emit('error', error));
   }

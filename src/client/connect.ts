@@ -9,6 +9,9 @@ import { checkUpgradeResponse, clientRequest } from '../protocol/handshake.js';
 import { findHeadEnd, parseResponseHead } from '../protocol/http-head.js';
 import { Connection, type ConnectionHandlers } from '../server/connection.js';
 import { DEFAULTS } from '../server/defaults.js';
+import { MessageDeflate } from '../server/deflate.js';
+import type { PerMessageDeflateOptions } from '../server/server.js';
+import { checkDeflateResponse, deflateOffer, type DeflateParams } from '../protocol/deflate-params.js';
 
 /** Client settings and callbacks. */
 export interface ClientOptions<T = unknown> extends ConnectionHandlers<T> {
@@ -32,6 +35,8 @@ export interface ClientOptions<T = unknown> extends ConnectionHandlers<T> {
   closeTimeout?: number;
   /** Send buffer bound; past it the connection is dropped. Default 16 MiB. */
   maxBufferedAmount?: number;
+  /** Offer permessage-deflate (RFC 7692): `true` for the defaults, an object to tune it, `false` not to. Default on. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /**
@@ -49,12 +54,17 @@ export function connect<T = unknown>(
   const port = Number(target.port || (secure ? 443 : 80));
   const hostname = target.hostname.replace(/^\[|\]$/g, '');
   const path = (target.pathname || '/') + target.search;
+  const deflate = options.perMessageDeflate ?? true;
+  const deflateOptions: PerMessageDeflateOptions | undefined =
+    deflate === true ? {} : deflate === false ? undefined : deflate;
   const { key, head } = clientRequest({
     host: target.host,
     path,
     protocols: options.protocols,
     origin: options.origin,
-    headers: options.headers,
+    headers: deflateOptions
+      ? { 'Sec-WebSocket-Extensions': deflateOffer(deflateOptions), ...options.headers }
+      : options.headers,
   });
   const maxHeaderSize = options.maxHeaderSize ?? DEFAULTS.maxHeaderSize;
 
@@ -99,19 +109,29 @@ export function connect<T = unknown>(
         return;
       }
       let protocol: string | undefined;
+      let deflateParams: DeflateParams | undefined;
       try {
         const response = parseResponseHead(received.subarray(0, end));
-        ({ protocol } = checkUpgradeResponse(response.status, response.headers, key, options.protocols));
+        let extensions: string;
+        ({ protocol, extensions } = checkUpgradeResponse(
+          response.status,
+          response.headers,
+          key,
+          options.protocols,
+          deflateOptions !== undefined,
+        ));
+        if (extensions !== '') deflateParams = checkDeflateResponse(extensions, deflateOptions);
       } catch (error) {
         fail(error as Error);
         return;
       }
       cleanup();
       socket.pause();
-      const conn = new Connection<T>(
+      const maxMessageSize = options.maxMessageSize ?? DEFAULTS.maxMessageSize;
+      const conn = new Connection<T>({
         socket,
-        'client',
-        {
+        role: 'client',
+        request: {
           url: path,
           path: target.pathname || '/',
           query: target.search.slice(1),
@@ -120,13 +140,15 @@ export function connect<T = unknown>(
           remotePort: socket.remotePort ?? 0,
         },
         protocol,
-        options,
-        {
-          maxMessageSize: options.maxMessageSize ?? DEFAULTS.maxMessageSize,
+        handlers: options,
+        limits: {
+          maxMessageSize,
           maxBufferedAmount: options.maxBufferedAmount ?? DEFAULTS.maxBufferedAmount,
           closeTimeout: options.closeTimeout ?? DEFAULTS.closeTimeout,
         },
-      );
+        deflate:
+          deflateParams && new MessageDeflate(deflateParams, 'client', deflateOptions ?? {}, maxMessageSize),
+      });
       options.open?.(conn);
       resolve(conn);
       conn.receive(received.subarray(end));

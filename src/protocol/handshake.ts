@@ -173,6 +173,7 @@ export function checkUpgradeResponse(
   headers: HeaderMap,
   key: string,
   offeredProtocols: readonly string[] = [],
+  offeredExtensions = false,
 ): AcceptedResponse {
   if (status !== 101) throw new HandshakeError(`server answered ${status} instead of 101`, status);
   if (!hasToken(headers['upgrade'], 'websocket'))
@@ -185,6 +186,7 @@ export function checkUpgradeResponse(
   if (protocol !== undefined && !offeredProtocols.includes(protocol))
     throw new HandshakeError(`server chose a subprotocol that was not offered: ${protocol}`, status);
   const extensions = headers['sec-websocket-extensions'] ?? '';
-  if (extensions !== '') throw new HandshakeError('server answered extensions that were not offered', status);
+  if (extensions !== '' && !offeredExtensions)
+    throw new HandshakeError('server answered extensions that were not offered', status);
   return { protocol, extensions };
 }

@@ -5,5 +5,6 @@ export * from './utf8.js';
 export * from './close.js';
 export * from './http-head.js';
 export * from './handshake.js';
+export * from './deflate-params.js';
 export * from './parser.js';
 export * from './session.js';

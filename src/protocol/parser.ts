@@ -53,6 +53,7 @@ export class FrameParser {
   private buffered = 0;
   private state = State.Header;
   private stopped = false;
+  private paused = false;
 
   // The frame being read.
   private fin = false;
@@ -104,7 +105,26 @@ export class FrameParser {
     if (this.stopped || chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    while (!this.stopped) {
+    this.run();
+  }
+
+  /**
+   * Stops delivering after the current event; bytes keep queueing until `resume()`. Used while a
+   * compressed message is inflated, so messages stay in order and at most one is in memory at a time.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Goes on with the bytes queued while paused. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.run();
+  }
+
+  private run(): void {
+    while (!this.stopped && !this.paused) {
       if (this.state === State.Header) {
         if (!this.readHeader()) return;
       } else if (!this.readPayload()) return;

@@ -18,7 +18,8 @@ export interface SessionHandler {
    * high-water mark, as Node's `stream.write()` does.
    */
   write(data: Buffer, more?: Buffer): boolean;
-  onMessage(data: Buffer, isBinary: boolean): void;
+  /** A complete message; `compressed`: it must be inflated first (permessage-deflate). */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
   onPing(payload: Buffer): void;
   onPong(payload: Buffer): void;
   /**
@@ -36,6 +37,8 @@ export interface SessionOptions {
   role: 'server' | 'client';
   /** Largest incoming message in bytes; past it the connection fails with 1009. */
   maxMessageSize: number;
+  /** permessage-deflate was negotiated: RSV1 marks compressed messages. Default false. */
+  compression?: boolean;
 }
 
 /** `open` → `closing` (a Close was sent) → `closed` (both sides' Close seen, or failed). */
@@ -73,7 +76,10 @@ export class WebSocketSession {
   ) {
     this.role = options.role;
     this.masked = options.role === 'client';
-    this.parser = new FrameParser({ role: options.role, maxMessageSize: options.maxMessageSize }, this);
+    this.parser = new FrameParser(
+      { role: options.role, maxMessageSize: options.maxMessageSize, allowRsv1: options.compression ?? false },
+      this,
+    );
   }
 
   get state(): SessionState {
@@ -99,6 +105,28 @@ export class WebSocketSession {
   send(data: Uint8Array | string, isBinary = typeof data !== 'string'): boolean {
     this.assertCanSend();
     return this.writeFrame(isBinary ? Opcode.Binary : Opcode.Text, data, true);
+  }
+
+  /** Sends one message already compressed with permessage-deflate (RSV1 set). */
+  sendCompressed(payload: Uint8Array, isBinary: boolean): boolean {
+    this.assertCanSend();
+    return this.writeFrame(isBinary ? Opcode.Binary : Opcode.Text, payload, true, true);
+  }
+
+  /** Fails the connection from outside the parser (a message that does not inflate, or inflates too big). */
+  fail(error: ProtocolError): void {
+    if (this._state === 'closed') return;
+    this.onError(error);
+  }
+
+  /** Holds back further received messages (while one is being inflated). */
+  pauseParsing(): void {
+    this.parser.pause();
+  }
+
+  /** Goes on with received bytes after `pauseParsing()`. */
+  resumeParsing(): void {
+    this.parser.resume();
   }
 
   /**
@@ -152,19 +180,19 @@ export class WebSocketSession {
     return this.writeFrame(opcode, payload, true);
   }
 
-  private writeFrame(opcode: number, data: Uint8Array | string, fin: boolean): boolean {
+  private writeFrame(opcode: number, data: Uint8Array | string, fin: boolean, rsv1 = false): boolean {
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     const size = headerSize(length, this.masked);
     if (!this.masked && length > COPY_LIMIT && typeof data !== 'string') {
       const header = Buffer.allocUnsafe(size);
-      writeHeader(header, 0, opcode, length, fin, false, false);
+      writeHeader(header, 0, opcode, length, fin, rsv1, false);
       return this.handler.write(
         header,
         Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, length),
       );
     }
     const frame = Buffer.allocUnsafe(size + length);
-    let at = writeHeader(frame, 0, opcode, length, fin, false, this.masked);
+    let at = writeHeader(frame, 0, opcode, length, fin, rsv1, this.masked);
     if (this.masked) {
       nextMaskKey(frame, at);
       at += 4;
@@ -178,8 +206,8 @@ export class WebSocketSession {
   // ParserSink: called by the parser.
 
   /** @internal */
-  onMessage(data: Buffer, isBinary: boolean): void {
-    this.handler.onMessage(data, isBinary);
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    this.handler.onMessage(data, isBinary, compressed);
   }
 
   /** @internal */

@@ -3,9 +3,11 @@
  * session wired to a socket. Socket events are dispatched by shared module-level functions rather than
  * per-connection closures, so an idle connection costs little memory.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
-import { CloseCode, type ProtocolError } from '../protocol/errors.js';
+import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { WebSocketSession, type SessionHandler } from '../protocol/session.js';
+import type { MessageDeflate } from './deflate.js';
 
 /** The request a connection was opened with. Header names are lower-case. */
 export interface RequestInfo {
@@ -59,6 +61,30 @@ export interface ConnectionLimits {
 /** Receives a connection's end (the Hub uses it to forget the connection). */
 export interface ConnectionOwner {
   remove(conn: { readonly id: number }): void;
+}
+
+/** What a Connection is made of (the server and `connect()` build it after a handshake). */
+export interface ConnectionInit<T> {
+  socket: Socket;
+  role: 'server' | 'client';
+  request: RequestInfo;
+  protocol: string | undefined;
+  handlers: ConnectionHandlers<T>;
+  limits: ConnectionLimits;
+  owner?: ConnectionOwner;
+  /** permessage-deflate state, when negotiated. */
+  deflate?: MessageDeflate;
+}
+
+/** A message waiting behind an earlier one that is still being compressed. */
+interface QueuedSend {
+  /** Plain payload, or the compressed one once ready. */
+  data: Uint8Array | string | undefined;
+  isBinary: boolean;
+  compressed: boolean;
+  /** A prepared (broadcast) frame instead of a payload. */
+  frame?: PreparedFrame;
+  size: number;
 }
 
 /** A frame encoded once and sent as is to any number of connections (see `prepareFrame`). */
@@ -128,27 +154,34 @@ export class Connection<T = unknown> implements SessionHandler {
   private closeTimer: NodeJS.Timeout | undefined;
   private userPaused = false;
   private controlPaused = false;
+  private inflatePaused = false;
   private finished = false;
+  /** permessage-deflate, when negotiated. */
+  readonly deflate: MessageDeflate | undefined;
+  /** Sends waiting for an earlier compression to finish, in order. */
+  private outQueue: QueuedSend[] = [];
+  private queuedBytes = 0;
+  private owesDrain = false;
 
   /** @internal Created by the server after a handshake, or by `connect()`. */
-  constructor(
-    socket: Socket,
-    role: 'server' | 'client',
-    request: RequestInfo,
-    protocol: string | undefined,
-    handlers: ConnectionHandlers<T>,
-    limits: ConnectionLimits,
-    owner?: ConnectionOwner,
-    id?: number,
-  ) {
-    this.id = id ?? nextClientId++;
+  constructor(init: ConnectionInit<T>) {
+    const socket = init.socket;
+    this.id = nextClientId++;
     this.socket = socket as BoundSocket;
-    this.request = request;
-    this.protocol = protocol;
-    this.handlers = handlers;
-    this.limits = limits;
-    this.owner = owner;
-    this.session = new WebSocketSession({ role, maxMessageSize: limits.maxMessageSize }, this);
+    this.request = init.request;
+    this.protocol = init.protocol;
+    this.handlers = init.handlers;
+    this.limits = init.limits;
+    this.owner = init.owner;
+    this.deflate = init.deflate;
+    this.session = new WebSocketSession(
+      {
+        role: init.role,
+        maxMessageSize: init.limits.maxMessageSize,
+        compression: init.deflate !== undefined,
+      },
+      this,
+    );
     this.socket[kConnection] = this as Connection<unknown>;
     socket.on('data', onSocketData);
     socket.on('drain', onSocketDrain);
@@ -179,9 +212,9 @@ export class Connection<T = unknown> implements SessionHandler {
     return this.request.remoteAddress;
   }
 
-  /** Bytes queued for sending and not yet handed to the kernel. */
+  /** Bytes queued for sending and not yet handed to the kernel (including messages being compressed). */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.queuedBytes;
   }
 
   get readyState(): ReadyState {
@@ -201,13 +234,76 @@ export class Connection<T = unknown> implements SessionHandler {
    * a Close.
    */
   send(data: string | Uint8Array, binary?: boolean): boolean {
-    return this.session.send(data, binary ?? typeof data !== 'string');
+    const isBinary = binary ?? typeof data !== 'string';
+    const deflate = this.deflate;
+    if (deflate === undefined) return this.session.send(data, isBinary);
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (size < deflate.threshold) {
+      if (this.outQueue.length === 0) return this.session.send(data, isBinary);
+      if (!this.isOpen) return this.session.send(data, isBinary); // throws InvalidStateError
+      return this.enqueue({ data, isBinary, compressed: false, size });
+    }
+    if (!this.isOpen) return this.session.send(data, isBinary); // throws InvalidStateError
+    const item: QueuedSend = { data: undefined, isBinary, compressed: true, size };
+    const input =
+      typeof data === 'string'
+        ? Buffer.from(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data.buffer, data.byteOffset, size);
+    deflate.compress(input, (error, out) => {
+      if (error) return; // compression does not fail on valid input; a closed connection drops the queue
+      item.data = out;
+      this.flushQueue();
+    });
+    return this.enqueue(item);
   }
 
   /** Sends a frame encoded once by `prepareFrame()` (broadcast). Returns false if not open or buffer full. */
   sendPrepared(frame: PreparedFrame): boolean {
     if (!this.isOpen) return false;
+    if (this.outQueue.length > 0)
+      return this.enqueue({
+        data: undefined,
+        isBinary: true,
+        compressed: false,
+        frame,
+        size: frame.head.length + (frame.tail?.length ?? 0),
+      });
     return this.write(frame.head, frame.tail);
+  }
+
+  private enqueue(item: QueuedSend): boolean {
+    this.outQueue.push(item);
+    this.queuedBytes += item.size;
+    const ok = this.bufferedAmount < this.socket.writableHighWaterMark;
+    if (!ok) this.owesDrain = true;
+    return ok;
+  }
+
+  /** Writes queued sends, in order, up to the first still being compressed. */
+  private flushQueue(): void {
+    const queue = this.outQueue;
+    let sent = 0;
+    while (sent < queue.length) {
+      const item = queue[sent];
+      if (item.frame === undefined && item.data === undefined) break;
+      sent++;
+      this.queuedBytes -= item.size;
+      if (!this.isOpen) continue;
+      if (item.frame) this.write(item.frame.head, item.frame.tail);
+      else if (item.compressed) this.session.sendCompressed(item.data as Buffer, item.isBinary);
+      else this.session.send(item.data!, item.isBinary);
+    }
+    if (sent > 0) queue.splice(0, sent);
+    if (
+      this.owesDrain &&
+      !this.socket.writableNeedDrain &&
+      this.bufferedAmount < this.socket.writableHighWaterMark
+    ) {
+      this.owesDrain = false;
+      if (this.isOpen) this.handlers.drain?.(this);
+    }
   }
 
   /** Sends a Ping; the pong arrives through the `pong` callback. */
@@ -244,7 +340,13 @@ export class Connection<T = unknown> implements SessionHandler {
   /** Resumes reading after `pause()`. */
   resume(): void {
     this.userPaused = false;
-    if (!this.controlPaused) this.socket.resume();
+    this.updateFlow();
+  }
+
+  /** Reads the socket only when nobody (user, pong backlog, inflation) holds it. */
+  private updateFlow(): void {
+    if (this.userPaused || this.controlPaused || this.inflatePaused) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** @internal Feeds bytes that arrived with the handshake. */
@@ -276,8 +378,29 @@ export class Connection<T = unknown> implements SessionHandler {
   }
 
   /** @internal */
-  onMessage(data: Buffer, isBinary: boolean): void {
-    this.handlers.message?.(this, data, isBinary);
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    if (!compressed) {
+      this.handlers.message?.(this, data, isBinary);
+      return;
+    }
+    // Inflate with reading held: messages stay in order and one compressed message at a time is in memory.
+    this.inflatePaused = true;
+    this.socket.pause();
+    this.session.pauseParsing();
+    this.deflate!.decompress(data, (error, out) => {
+      if (error) {
+        this.session.fail(error);
+        return;
+      }
+      if (!isBinary && !isUtf8(out!)) {
+        this.session.fail(new ProtocolError('invalid UTF-8 in a text message', CloseCode.InvalidPayload));
+        return;
+      }
+      this.handlers.message?.(this, out!, isBinary);
+      this.inflatePaused = false;
+      this.updateFlow();
+      this.session.resumeParsing();
+    });
   }
 
   /** @internal */
@@ -313,8 +436,13 @@ export class Connection<T = unknown> implements SessionHandler {
   handleDrain(): void {
     if (this.controlPaused) {
       this.controlPaused = false;
-      if (!this.userPaused) this.socket.resume();
+      this.updateFlow();
     }
+    if (this.outQueue.length > 0 && this.bufferedAmount >= this.socket.writableHighWaterMark) {
+      this.owesDrain = true; // still behind: drain is announced when the queue flushes
+      return;
+    }
+    this.owesDrain = false;
     if (this.isOpen) this.handlers.drain?.(this);
   }
 
@@ -326,6 +454,9 @@ export class Connection<T = unknown> implements SessionHandler {
     const session = this.session;
     const handshakeSeen = session.hasReceivedClose || this.protocolError !== undefined;
     session.abort();
+    this.deflate?.close();
+    this.outQueue = [];
+    this.queuedBytes = 0;
     this.owner?.remove(this);
     this.owner = undefined;
     const code = handshakeSeen ? session.closeCode : CloseCode.Abnormal;

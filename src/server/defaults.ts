@@ -9,4 +9,5 @@ export const DEFAULTS = {
   closeTimeout: 5_000,
   shutdownTimeout: 5_000,
   maxBufferedAmount: 16 * 1024 * 1024,
+  perMessageDeflate: false as boolean,
 } as const;

@@ -21,6 +21,14 @@ export function prepareFrame(data: string | Uint8Array, binary = typeof data !==
   return { head, tail };
 }
 
+/** A frame for an already compressed payload (RSV1 set). */
+export function prepareCompressedFrame(compressed: Buffer, binary: boolean): PreparedFrame {
+  const head = Buffer.allocUnsafe(headerSize(compressed.length, false) + compressed.length);
+  const at = writeHeader(head, 0, binary ? Opcode.Binary : Opcode.Text, compressed.length, true, true);
+  compressed.copy(head, at);
+  return { head };
+}
+
 /**
  * Encodes several messages, in order, into one buffer: a burst goes to each receiver in one write
  * instead of one write per message.
@@ -82,15 +90,39 @@ export class Hub<T = unknown> implements ConnectionOwner, Iterable<Connection<T>
 
   /**
    * Sends one message to every open connection but `except`, encoding it once. Returns how many
-   * connections it was written to. A receiver whose buffer is full still gets it queued (see
-   * `maxBufferedAmount` for the bound), unless `slowerThan` says otherwise.
+   * connections it was written to. Receivers that negotiated permessage-deflate get it compressed: once
+   * per group sharing the same settings when their compressor keeps no context between messages, else
+   * once per receiver. A receiver whose buffer is full still gets it queued (see `maxBufferedAmount`
+   * for the bound), unless `slowerThan` says otherwise.
    */
   broadcast(data: string | Uint8Array, options: BroadcastOptions<T> = {}): number {
-    return this.broadcastPrepared(prepareFrame(data, options.binary ?? typeof data !== 'string'), options);
+    const binary = options.binary ?? typeof data !== 'string';
+    const plain = prepareFrame(data, binary);
+    let payload: Uint8Array | undefined;
+    let shared: Map<string, PreparedFrame> | undefined;
+    return this.each(options, (conn) => {
+      const deflate = conn.deflate;
+      const size = plain.tail ? plain.tail.length : plain.head.length;
+      if (deflate === undefined || size < deflate.threshold) return conn.sendPrepared(plain);
+      const key = deflate.sharingKey;
+      if (key === undefined) return conn.send(data, binary);
+      shared ??= new Map();
+      let frame = shared.get(key);
+      if (!frame) {
+        payload ??= typeof data === 'string' ? Buffer.from(data) : data;
+        frame = prepareCompressedFrame(deflate.compressOnce(payload), binary);
+        shared.set(key, frame);
+      }
+      return conn.sendPrepared(frame);
+    });
   }
 
   /** Sends an already encoded frame (or several, concatenated) to every open connection but `except`. */
   broadcastPrepared(frame: PreparedFrame, options: BroadcastOptions<T> = {}): number {
+    return this.each(options, (conn) => conn.sendPrepared(frame));
+  }
+
+  private each(options: BroadcastOptions<T>, deliver: (conn: Connection<T>) => void): number {
     const except = typeof options.except === 'number' ? options.except : options.except?.id;
     const limit = options.slowerThan ?? Infinity;
     let sent = 0;
@@ -100,7 +132,7 @@ export class Hub<T = unknown> implements ConnectionOwner, Iterable<Connection<T>
         options.onSlow?.(conn);
         continue;
       }
-      conn.sendPrepared(frame);
+      deliver(conn);
       sent++;
     }
     return sent;

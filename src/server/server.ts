@@ -38,9 +38,14 @@ import {
 } from './connection.js';
 import { Hub, type BroadcastOptions } from './hub.js';
 import { Keepalive } from './keepalive.js';
+import { MessageDeflate, type DeflateTuning } from './deflate.js';
+import { acceptDeflateOffer, type DeflateOptions } from '../protocol/deflate-params.js';
 import { DEFAULTS } from './defaults.js';
 
 export { DEFAULTS };
+
+/** permessage-deflate settings: what to negotiate and how hard to compress. */
+export type PerMessageDeflateOptions = DeflateOptions & DeflateTuning;
 
 /** What an `upgrade` hook sees, before the 101 is sent. */
 export interface UpgradeInfo<T = unknown> extends RequestInfo {
@@ -92,6 +97,12 @@ export interface ServerOptions<T = unknown> extends ConnectionHandlers<T> {
   shutdownTimeout?: number;
   /** A connection whose send buffer exceeds this is dropped (it is not reading), bytes. Default 16 MiB. */
   maxBufferedAmount?: number;
+  /**
+   * permessage-deflate (RFC 7692): `true` for the defaults, an object to tune it, `false` to refuse it.
+   * Default: on. Without context takeover on the server side (`serverNoContextTakeover: true`), a
+   * broadcast is compressed once for all receivers; with it, once per receiver.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Listen with TLS using these options (at least `cert` and `key`). */
   tls?: TlsOptions;
   /**
@@ -142,6 +153,7 @@ export class Server<T = unknown> {
   private readonly limits: ConnectionLimits;
   private readonly hub = new Hub<T>();
   private readonly keepalive: Keepalive;
+  private readonly deflateOptions: PerMessageDeflateOptions | undefined;
   private readonly pending = new Set<Duplex>();
   private listener: NetServer | undefined;
   private httpServer: HttpServer | undefined;
@@ -170,6 +182,8 @@ export class Server<T = unknown> {
       maxBufferedAmount: this.settings.maxBufferedAmount,
       closeTimeout: this.settings.closeTimeout,
     };
+    const deflate = options.perMessageDeflate ?? DEFAULTS.perMessageDeflate;
+    this.deflateOptions = deflate === true ? {} : deflate === false ? undefined : deflate;
     this.keepalive = new Keepalive(this.settings, () => this.hub as Iterable<Connection<unknown>>);
   }
 
@@ -438,16 +452,31 @@ export class Server<T = unknown> {
       info.abort?.();
       return;
     }
+    let deflate: MessageDeflate | undefined;
+    const deflateOptions = this.deflateOptions;
+    if (deflateOptions && accepted.extensions !== '') {
+      const negotiated = acceptDeflateOffer(accepted.extensions, deflateOptions);
+      if (negotiated) {
+        info.responseHeaders['Sec-WebSocket-Extensions'] = negotiated.response;
+        deflate = new MessageDeflate(
+          negotiated.params,
+          'server',
+          deflateOptions,
+          this.settings.maxMessageSize,
+        );
+      }
+    }
     socket.write(switchingProtocolsResponse(accepted, info.responseHeaders));
-    const conn = new Connection<T>(
+    const conn = new Connection<T>({
       socket,
-      'server',
-      info,
-      accepted.protocol,
-      this.options,
-      this.limits,
-      this.hub,
-    );
+      role: 'server',
+      request: info,
+      protocol: accepted.protocol,
+      handlers: this.options,
+      limits: this.limits,
+      owner: this.hub,
+      deflate,
+    });
     conn.data = info.data;
     this.hub.add(conn);
     this.options.open?.(conn);
