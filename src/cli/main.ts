@@ -114,6 +114,7 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
     maxMessageSize: config.maxMessageSize,
     pingInterval: config.pingInterval,
     maxConnections: config.maxConnections,
+    perMessageDeflate: config.deflate,
     request: servePage,
     handshakeFailed: (f) => {
       accessLog?.refused(f);

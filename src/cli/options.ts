@@ -19,6 +19,16 @@ export interface CliConfig {
   maxConnections: number | undefined;
   accessLog: string | undefined;
   logLevel: 'error' | 'info' | 'debug';
+  /** permessage-deflate settings, or false when turned off. */
+  deflate:
+    | false
+    | {
+        threshold: number;
+        level: number;
+        memLevel: number;
+        serverMaxWindowBits: number;
+        serverNoContextTakeover: boolean;
+      };
   pipe: {
     pipeIn: string;
     pipeOut: string;
@@ -47,6 +57,12 @@ const optionSpec = {
   'ping-interval': { type: 'string' },
   'max-connections': { type: 'string' },
   'access-log': { type: 'string' },
+  deflate: { type: 'string' },
+  'deflate-threshold': { type: 'string' },
+  'deflate-level': { type: 'string' },
+  'deflate-mem-level': { type: 'string' },
+  'deflate-window-bits': { type: 'string' },
+  'deflate-no-context-takeover': { type: 'boolean' },
   pipein: { type: 'string' },
   pipeout: { type: 'string' },
   std: { type: 'boolean' },
@@ -84,6 +100,15 @@ Server:
       --ping-interval=MS     ping idle clients, drop silent ones; 0 disables  [30000]
       --max-connections=N    connections allowed; past it: 503     [10000]
       --access-log=FILE      one line per handshake, close and refused handshake
+
+Compression (permessage-deflate, RFC 7692; browsers offer it):
+      --deflate=on|off       negotiate compression when a client offers it  [on]
+      --deflate-threshold=N  messages smaller than N bytes go uncompressed  [1024]
+      --deflate-level=0-9    zlib level                              [6]
+      --deflate-mem-level=1-9  zlib memory level                     [8]
+      --deflate-window-bits=9-15  largest server window              [15]
+      --deflate-no-context-takeover  compress each message on its own: worse ratio,
+                             but a broadcast is compressed once for all clients
 
 Modes:
       --echo-mode            echo every message back to its sender
@@ -181,6 +206,16 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
         ? undefined
         : integer('max-connections', values['max-connections'], 0, 1, 2 ** 31 - 1),
     accessLog: values['access-log'],
+    deflate:
+      oneOf('deflate', values.deflate, ['on', 'off'], 'on') === 'off'
+        ? false
+        : {
+            threshold: integer('deflate-threshold', values['deflate-threshold'], 1024, 0, 2 ** 32),
+            level: integer('deflate-level', values['deflate-level'], 6, 0, 9),
+            memLevel: integer('deflate-mem-level', values['deflate-mem-level'], 8, 1, 9),
+            serverMaxWindowBits: integer('deflate-window-bits', values['deflate-window-bits'], 15, 9, 15),
+            serverNoContextTakeover: !!values['deflate-no-context-takeover'],
+          },
     logLevel,
     pipe: {
       pipeIn: values.pipein ?? '/tmp/wspipein.fifo',

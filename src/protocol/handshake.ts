@@ -1,7 +1,7 @@
 /** The opening handshake (RFC 6455 §4), both roles, as pure functions over parsed heads. */
 import { createHash, randomBytes } from 'node:crypto';
 import { HandshakeError } from './errors.js';
-import { hasToken, headerList, isToken, type HeaderMap } from './http-head.js';
+import { assertSafeHeader, hasToken, headerList, isToken, type HeaderMap } from './http-head.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
@@ -113,7 +113,7 @@ export function checkUpgradeRequest(
   };
 }
 
-/** The 101 response head for an accepted upgrade. Extra headers are written as given. */
+/** The 101 response head for an accepted upgrade. Extra headers are checked (no CR/LF injection). */
 export function switchingProtocolsResponse(
   accepted: AcceptedUpgrade,
   extraHeaders: Readonly<Record<string, string>> = {},
@@ -122,7 +122,10 @@ export function switchingProtocolsResponse(
     'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${accepted.accept}\r\n`;
   if (accepted.protocol !== undefined) head += `Sec-WebSocket-Protocol: ${accepted.protocol}\r\n`;
-  for (const name of Object.keys(extraHeaders)) head += `${name}: ${extraHeaders[name]}\r\n`;
+  for (const name of Object.keys(extraHeaders)) {
+    assertSafeHeader(name, extraHeaders[name]);
+    head += `${name}: ${extraHeaders[name]}\r\n`;
+  }
   return head + '\r\n';
 }
 
@@ -145,6 +148,9 @@ export interface ClientHandshakeOptions {
 /** Builds the client's request head and the key the answer must match. */
 export function clientRequest(options: ClientHandshakeOptions): { key: string; head: string } {
   const key = options.key ?? randomBytes(16).toString('base64');
+  assertSafeHeader('Host', options.host);
+  if (/[\s]/.test(options.path)) throw new TypeError('request path has white space in it');
+  if (options.origin !== undefined) assertSafeHeader('Origin', options.origin);
   let head =
     `GET ${options.path} HTTP/1.1\r\nHost: ${options.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`;
@@ -154,7 +160,10 @@ export function clientRequest(options: ClientHandshakeOptions): { key: string; h
     head += `Sec-WebSocket-Protocol: ${options.protocols.join(', ')}\r\n`;
   }
   if (options.origin !== undefined) head += `Origin: ${options.origin}\r\n`;
-  for (const [name, value] of Object.entries(options.headers ?? {})) head += `${name}: ${value}\r\n`;
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    assertSafeHeader(name, value);
+    head += `${name}: ${value}\r\n`;
+  }
   return { key, head: head + '\r\n' };
 }
 

@@ -99,6 +99,12 @@ export function isToken(value: string): boolean {
   return TOKEN.test(value);
 }
 
+/** Throws when a header name is not a token or its value could split the head (CR, LF, NUL). */
+export function assertSafeHeader(name: string, value: string): void {
+  if (!isToken(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+  if (/[\r\n\0]/.test(value)) throw new TypeError(`header ${name} has a line break or NUL in its value`);
+}
+
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -125,6 +131,9 @@ export function errorResponse(
     `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n` +
     'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n`;
-  for (const name of Object.keys(headers)) head += `${name}: ${headers[name]}\r\n`;
+  for (const name of Object.keys(headers)) {
+    // An error answer must still go out: headers that could split the head are left out, not sent.
+    if (isToken(name) && !/[\r\n\0]/.test(headers[name])) head += `${name}: ${headers[name]}\r\n`;
+  }
   return `${head}\r\n${body}`;
 }

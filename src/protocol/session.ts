@@ -135,6 +135,8 @@ export class WebSocketSession {
    */
   sendFragment(opcode: number, data: Uint8Array | string, fin: boolean): boolean {
     this.assertCanSend();
+    if (opcode !== Opcode.Text && opcode !== Opcode.Binary && opcode !== Opcode.Continuation)
+      throw new InvalidStateError(`sendFragment takes a data or continuation opcode, not ${opcode}`);
     return this.writeFrame(opcode, data, fin);
   }
 
@@ -150,7 +152,8 @@ export class WebSocketSession {
 
   /**
    * Starts the closing handshake: sends Close with `code` and `reason` (at most 123 bytes). A second call
-   * does nothing. Reserved codes (1005, 1006, 1015, …) throw InvalidStateError.
+   * does nothing. 1005 ("no status") sends a Close with no code; other reserved codes (1004, 1006, 1015,
+   * …) and out-of-range ones throw InvalidStateError.
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
     if (this.closeSent || this._state === 'closed') return;
