@@ -93,6 +93,8 @@ export interface OutputSink extends EventEmitter {
   write(head: Buffer, tail?: Buffer): boolean;
   /** True while a reader is attached (always true for a plain stream until it fails). */
   readonly connected: boolean;
+  /** What could not be delivered. */
+  readonly losses: SinkLosses;
   close(): void;
 }
 
@@ -148,7 +150,6 @@ export class FifoWriter extends EventEmitter implements OutputSink {
     }
     this.queue.push(tail === undefined ? head : Buffer.concat([head, tail]));
     this.queued += size;
-    this.scheduleRetry();
     return true;
   }
 
@@ -176,7 +177,8 @@ export class FifoWriter extends EventEmitter implements OutputSink {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENXIO') {
-        if (this.queued > 0) this.scheduleRetry();
+        // No reader yet: look again soon, so a reader that attaches early is noticed (an ENXIO open is cheap).
+        this.scheduleRetry();
         return;
       }
       this.emit('lost', `cannot open output pipe ${this.path}: ${code ?? (error as Error).message}`);
@@ -204,6 +206,7 @@ export class FifoWriter extends EventEmitter implements OutputSink {
           (inFlight ? `; ${inFlight} bytes in flight lost` : ''),
       );
       this.emit('drain'); // whoever waited for the old reader may go on: data now queues
+      this.scheduleRetry();
     });
     this.emit('reader');
     const queue = this.queue;

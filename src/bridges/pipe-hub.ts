@@ -79,6 +79,10 @@ export interface PipeHubStats {
   repairedText: number;
   /** Strict records refused (answered with an Error record). */
   refusedRecords: number;
+  /** Client messages dropped because no reader was on the output and its queue was full (or it failed). */
+  droppedNoReader: number;
+  /** Bytes in flight to an output reader that went away. */
+  lostInFlight: number;
 }
 
 const NEWLINE = Buffer.from('\n');
@@ -89,7 +93,7 @@ function plainAddress(address: string): string {
 }
 
 export class PipeHub<T = unknown> {
-  readonly stats: PipeHubStats = {
+  private readonly counts: Omit<PipeHubStats, 'droppedNoReader' | 'lostInFlight'> = {
     fromApplication: 0,
     fromClients: 0,
     droppedNoClient: 0,
@@ -99,6 +103,15 @@ export class PipeHub<T = unknown> {
     repairedText: 0,
     refusedRecords: 0,
   };
+
+  /** Everything counted so far, losses included. */
+  get stats(): PipeHubStats {
+    return {
+      ...this.counts,
+      droppedNoReader: this.output.losses.droppedRecords,
+      lostInFlight: this.output.losses.lostInFlight,
+    };
+  }
   private server: Server<T> | undefined;
   private readonly backlog: { data: Buffer; binary: boolean }[] = [];
   private readonly slow = new Map<number, number>();
@@ -125,7 +138,7 @@ export class PipeHub<T = unknown> {
       this.lines = new LineSplitter(options.maxMessageSize, {
         line: (line) => this.queueBroadcast(this.text(line), false),
         overlong: (length) => {
-          this.stats.overlongLines++;
+          this.counts.overlongLines++;
           this.log.error(
             `input line of ${length}+ bytes is over the limit of ${options.maxMessageSize}: discarded`,
           );
@@ -159,7 +172,7 @@ export class PipeHub<T = unknown> {
     });
     this.input.on('error', (error: Error) => this.log.error(`input failed: ${error.message}`));
     this.output.on('drain', () => this.unblock());
-    this.output.on('lost', (message: string) => this.log.error(message));
+    this.output.on('lost', (message: string) => this.note(message));
     this.output.on('reader', () => this.log.info('output pipe: reader attached'));
   }
 
@@ -175,7 +188,7 @@ export class PipeHub<T = unknown> {
   /** Text must be UTF-8 on the wire: invalid bytes become U+FFFD (counted) rather than failing every client. */
   private text(data: Buffer): Buffer {
     if (isUtf8(data)) return data;
-    this.stats.repairedText++;
+    this.counts.repairedText++;
     this.log.debug('input text with invalid UTF-8: bad bytes replaced with U+FFFD');
     return Buffer.from(data.toString('utf8'));
   }
@@ -191,7 +204,7 @@ export class PipeHub<T = unknown> {
     const messages = this.pending;
     if (messages.length === 0) return;
     this.pending = [];
-    this.stats.fromApplication += messages.length;
+    this.counts.fromApplication += messages.length;
     const server = this.server!;
     this.pendingSkips = messages.length;
     const sent = server.broadcastPrepared(prepareFrames(messages, this.pendingBinary), {
@@ -212,13 +225,13 @@ export class PipeHub<T = unknown> {
 
   private keep(data: Buffer, binary: boolean): void {
     if (this.options.backlog === 0) {
-      this.stats.droppedNoClient++;
+      this.counts.droppedNoClient++;
       this.note('no client connected: message dropped (backlog is 0)');
       return;
     }
     if (this.backlog.length >= this.options.backlog) {
       this.backlog.shift();
-      this.stats.droppedNoClient++;
+      this.counts.droppedNoClient++;
       this.note(`no client connected and backlog full (${this.options.backlog}): oldest message dropped`);
     }
     // The input chunk may be reused by the caller's stream: keep a copy.
@@ -229,7 +242,7 @@ export class PipeHub<T = unknown> {
     const dropped = (this.slow.get(conn.id) ?? 0) + this.pendingSkips;
     if (!this.slow.has(conn.id)) {
       if (this.options.slowClient === 'close') {
-        this.stats.closedSlowClients++;
+        this.counts.closedSlowClients++;
         this.log.error(`client #${conn.id} too slow (${conn.bufferedAmount} bytes queued): closing it`);
         conn.close(CloseCode.PolicyViolation, 'too slow: send buffer full');
         return;
@@ -238,7 +251,7 @@ export class PipeHub<T = unknown> {
         `client #${conn.id} too slow (${conn.bufferedAmount} bytes queued): dropping its messages until it catches up`,
       );
     }
-    this.stats.droppedSlowClient += this.pendingSkips;
+    this.counts.droppedSlowClient += this.pendingSkips;
     this.slow.set(conn.id, dropped);
   };
 
@@ -264,7 +277,7 @@ export class PipeHub<T = unknown> {
       this.flush();
       const conn = this.openClient(id);
       if (!conn) return;
-      this.stats.fromApplication++;
+      this.counts.fromApplication++;
       if (conn.bufferedAmount > this.options.maxClientBuffer) {
         this.pendingSkips = 1;
         this.onSlow(conn);
@@ -314,7 +327,7 @@ export class PipeHub<T = unknown> {
 
   /** Tells the application (strict mode) that its record was not carried out, instead of a silent drop. */
   private refuse(id: number, reason: string): void {
-    this.stats.refusedRecords++;
+    this.counts.refusedRecords++;
     this.log.info(`record for client ${id} refused: ${reason}`);
     this.writeOut(encodeRecord(id, StrictType.Error, Buffer.from(reason)));
   }
@@ -342,7 +355,7 @@ export class PipeHub<T = unknown> {
   }
 
   private onClientMessage(conn: Connection<T>, data: Buffer, isBinary: boolean): void {
-    this.stats.fromClients++;
+    this.counts.fromClients++;
     if (this.options.strict) {
       const head = Buffer.allocUnsafe(STRICT_HEADER_SIZE);
       head.writeUInt32BE(conn.id, 0);
@@ -381,19 +394,17 @@ export class PipeHub<T = unknown> {
     for (const conn of this.server ?? []) conn.resume();
   }
 
-  private lastNote = 0;
-  private suppressed = 0;
-  /** Logs a repeated loss at most once a second, with how many were not logged. */
+  private readonly notes = new Map<string, { last: number; suppressed: number }>();
+  /** Logs a loss at most once a second per kind of message, with how many were not logged. */
   private note(message: string): void {
     const now = Date.now();
-    if (now - this.lastNote < 1000) {
-      this.suppressed++;
+    const seen = this.notes.get(message);
+    if (seen && now - seen.last < 1000) {
+      seen.suppressed++;
       return;
     }
-    this.log.error(
-      this.suppressed > 0 ? `${message} (and ${this.suppressed} more since the last report)` : message,
-    );
-    this.lastNote = now;
-    this.suppressed = 0;
+    const suppressed = seen?.suppressed ?? 0;
+    this.log.error(suppressed > 0 ? `${message} (and ${suppressed} more since the last report)` : message);
+    this.notes.set(message, { last: now, suppressed: 0 });
   }
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import { createSecureContext } from 'node:tls';
 import {
   ensureFifo,
   FifoWriter,
@@ -18,6 +19,7 @@ import { AccessLog } from './access-log.js';
 import { CONSOLE_PAGE } from './console-page.js';
 import { Logger } from './log.js';
 import { parseCommandLine, USAGE, type CliConfig } from './options.js';
+import { isProgramCommandLine, runProgramMode } from './program-mode.js';
 import { UsageError } from './usage-error.js';
 
 function version(): string {
@@ -66,6 +68,7 @@ function openPipes(config: CliConfig): { input: Readable | FifoReader; output: O
     try {
       ensureFifo(path);
     } catch (error) {
+      for (const made of fifos) removeFifo(made); // e.g. --pipein made, --pipeout refused: leave nothing behind
       throw new UsageError((error as Error).message);
     }
     fifos.push(path);
@@ -82,6 +85,15 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
   const tls = config.sslCert
     ? { cert: readPem('--ssl-cert', config.sslCert), key: readPem('--ssl-key', config.sslKey!) }
     : undefined;
+  if (tls) {
+    try {
+      createSecureContext(tls); // a file that is not a PEM certificate or key: say which flags, exit 2
+    } catch (error) {
+      throw new UsageError(
+        `--ssl-cert/--ssl-key: not a usable certificate and key (${(error as Error).message})`,
+      );
+    }
+  }
   const accessLog = config.accessLog ? new AccessLog(config.accessLog) : undefined;
   await accessLog?.ready().catch((error: Error) => {
     throw new UsageError(`cannot open --access-log file: ${error.message}`);
@@ -166,6 +178,7 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (isProgramCommandLine(argv)) return runProgramMode(argv);
   let config: CliConfig;
   try {
     config = parseCommandLine(argv);

@@ -44,7 +44,7 @@ export interface CliConfig {
   };
 }
 
-const optionSpec = {
+export const optionSpec = {
   'echo-mode': { type: 'boolean' },
   port: { type: 'string', short: 'p' },
   addr: { type: 'string' },
@@ -132,7 +132,8 @@ Output:
   -h, --help                 this text
   -V, --version              print the version
 
-A browser opening http://HOST:PORT/ gets a page to send messages and see the replies.`;
+A browser opening http://HOST:PORT/ gets a page to send messages and see the replies.
+Program mode (websocketd): wsbridge [websocketd options] COMMAND [ARGS...]; see wsbridge --help websocketd`;
 
 function integer(
   name: string,

@@ -246,7 +246,14 @@ export class FrameParser {
       this.maskKey[2] = header[k + 2];
       this.maskKey[3] = header[k + 3];
     }
-    if (!isControl && this.messageLength + length > this.maxMessageSize)
+    // A compressed message is held to the limit once inflated; on the wire, incompressible data may
+    // exceed it by deflate's overhead (5 bytes per stored block; blocks are as small as 128 bytes at
+    // memLevel 1), so allow zlib's conservative deflateBound here.
+    const compressed = opcode === Opcode.Continuation ? this.messageCompressed : rsv1;
+    const wireLimit = compressed
+      ? this.maxMessageSize + Math.ceil(this.maxMessageSize / 8) + Math.ceil(this.maxMessageSize / 64) + 64
+      : this.maxMessageSize;
+    if (!isControl && this.messageLength + length > wireLimit)
       return this.fail(`message over ${this.maxMessageSize} bytes`, CloseCode.MessageTooBig);
 
     this.skip(size);
