@@ -9,6 +9,7 @@ import { checkUpgradeResponse, clientRequest } from '../protocol/handshake.js';
 import { findHeadEnd, parseResponseHead } from '../protocol/http-head.js';
 import { Connection, type ConnectionHandlers } from '../server/connection.js';
 import { DEFAULTS } from '../server/defaults.js';
+import '../server/native-mask.js';
 import { MessageDeflate } from '../server/deflate.js';
 import type { PerMessageDeflateOptions } from '../server/server.js';
 import { checkDeflateResponse, deflateOffer, type DeflateParams } from '../protocol/deflate-params.js';

@@ -60,6 +60,21 @@ export function encodeFrame(opcode: number, payload: Uint8Array | string, fin = 
   return frame;
 }
 
+/** In-place unmask from a native add-on, used for large payloads when the host registers one. */
+type NativeUnmask = (data: Uint8Array, key: Uint8Array) => void;
+let nativeUnmask: NativeUnmask | undefined;
+/** Below this size the JS loop is as fast as a native call. */
+const NATIVE_MASK_MIN = 1024;
+const rotatedKey = new Uint8Array(4);
+
+/**
+ * Registers a native unmask (e.g. `bufferutil`'s) for payloads of 1 KiB and more; `undefined` goes back
+ * to the JS loop. The protocol core stays free of I/O and of native code: the server layer decides.
+ */
+export function setNativeUnmask(unmask: NativeUnmask | undefined): void {
+  nativeUnmask = unmask;
+}
+
 const wordBytes = new Uint8Array(4);
 const wordView = new Uint32Array(wordBytes.buffer);
 
@@ -69,6 +84,14 @@ const wordView = new Uint32Array(wordBytes.buffer);
  */
 export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset: number): void {
   const length = data.length;
+  if (nativeUnmask !== undefined && length >= NATIVE_MASK_MIN) {
+    if (keyOffset === 0) nativeUnmask(data, key);
+    else {
+      for (let k = 0; k < 4; k++) rotatedKey[k] = key[(k + keyOffset) & 3];
+      nativeUnmask(data, rotatedKey);
+    }
+    return;
+  }
   let i = 0;
   if (length >= 32) {
     const head = (4 - (data.byteOffset & 3)) & 3;

@@ -36,6 +36,9 @@ export interface ParserOptions {
   validateUtf8?: boolean;
 }
 
+/** A header split across chunks is gathered here; it is read at once, so every parser can share it. */
+const scratch = Buffer.alloc(14);
+
 const enum State {
   Header,
   Payload,
@@ -62,7 +65,6 @@ export class FrameParser {
   private readonly maskKey = Buffer.alloc(4);
   private maskOffset = 0;
   private remaining = 0;
-  private readonly scratch = Buffer.alloc(14);
 
   // The message being assembled. messageOpcode 0: none in progress.
   private messageOpcode = 0;
@@ -275,12 +277,12 @@ export class FrameParser {
     let filled = 0;
     let position = this.offset;
     for (const chunk of this.chunks) {
-      const n = chunk.copy(this.scratch, filled, position, Math.min(chunk.length, position + size - filled));
+      const n = chunk.copy(scratch, filled, position, Math.min(chunk.length, position + size - filled));
       filled += n;
       position = 0;
       if (filled === size) break;
     }
-    return this.scratch;
+    return scratch;
   }
 
   private readPayload(): boolean {

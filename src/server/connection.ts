@@ -5,7 +5,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
-import { CloseCode, ProtocolError } from '../protocol/errors.js';
+import { CloseCode, InvalidStateError, ProtocolError } from '../protocol/errors.js';
+import { encodeClosePayload } from '../protocol/close.js';
 import { WebSocketSession, type SessionHandler } from '../protocol/session.js';
 import type { MessageDeflate } from './deflate.js';
 
@@ -103,14 +104,11 @@ type BoundSocket = Socket & { [kConnection]: Connection<unknown> };
 function onSocketData(this: BoundSocket, chunk: Buffer): void {
   const conn = this[kConnection];
   conn.alive = true;
-  // Whatever is written while this chunk is handled (replies from `message` handlers, pongs) goes out
-  // in one writev at the end, rather than one write syscall per frame.
-  this.cork();
-  try {
-    conn.session.receive(chunk);
-  } finally {
-    this.uncork();
-  }
+  conn.session.receive(chunk);
+}
+/** Ends the per-tick cork set by the first write of a tick (see `Connection.write`). */
+function uncorkTick(conn: Connection<unknown>): void {
+  conn.flushTick();
 }
 function onSocketDrain(this: BoundSocket): void {
   this[kConnection].handleDrain();
@@ -162,6 +160,10 @@ export class Connection<T = unknown> implements SessionHandler {
   private outQueue: QueuedSend[] = [];
   private queuedBytes = 0;
   private owesDrain = false;
+  /** The socket is corked until the end of the current tick. */
+  private tickCorked = false;
+  /** A close() waiting for queued (compressing) sends to go out first. */
+  private closeAfterQueue: [number, string] | undefined;
 
   /** @internal Created by the server after a handshake, or by `connect()`. */
   constructor(init: ConnectionInit<T>) {
@@ -224,7 +226,7 @@ export class Connection<T = unknown> implements SessionHandler {
 
   /** True while messages may be sent. */
   get isOpen(): boolean {
-    return !this.finished && !this.session.hasSentClose;
+    return !this.finished && !this.session.hasSentClose && this.closeAfterQueue === undefined;
   }
 
   /**
@@ -234,6 +236,7 @@ export class Connection<T = unknown> implements SessionHandler {
    * a Close.
    */
   send(data: string | Uint8Array, binary?: boolean): boolean {
+    if (this.closeAfterQueue) throw new InvalidStateError('cannot send: the connection is closing');
     const isBinary = binary ?? typeof data !== 'string';
     const deflate = this.deflate;
     if (deflate === undefined) return this.session.send(data, isBinary);
@@ -290,12 +293,17 @@ export class Connection<T = unknown> implements SessionHandler {
       if (item.frame === undefined && item.data === undefined) break;
       sent++;
       this.queuedBytes -= item.size;
-      if (!this.isOpen) continue;
+      if (this.finished || this.session.hasSentClose) continue;
       if (item.frame) this.write(item.frame.head, item.frame.tail);
       else if (item.compressed) this.session.sendCompressed(item.data as Buffer, item.isBinary);
       else this.session.send(item.data!, item.isBinary);
     }
     if (sent > 0) queue.splice(0, sent);
+    if (queue.length === 0 && this.closeAfterQueue) {
+      const [code, reason] = this.closeAfterQueue;
+      this.closeAfterQueue = undefined;
+      this.close(code, reason);
+    }
     if (
       this.owesDrain &&
       !this.socket.writableNeedDrain &&
@@ -316,14 +324,22 @@ export class Connection<T = unknown> implements SessionHandler {
    * answers, or after `closeTimeout` ms if it does not. A second call does nothing.
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
-    if (this.finished || this.session.hasSentClose) return;
+    if (this.finished || this.session.hasSentClose || this.closeAfterQueue) return;
+    if (this.outQueue.length > 0) {
+      encodeClosePayload(code, reason); // throws now on a reserved code or a reason too long
+      this.closeAfterQueue = [code, reason];
+      return;
+    }
     this.session.close(code, reason);
     this.armCloseTimer();
   }
 
   /** Drops the transport at once, without a closing handshake. */
   terminate(): void {
-    this.socket.destroy();
+    // Writes of this tick are corked: let them go out first, or destroy() would discard them.
+    const socket = this.socket;
+    while (socket.writableCorked > 0) socket.uncork();
+    socket.destroy();
   }
 
   /** True between `pause()` and `resume()`. */
@@ -356,10 +372,24 @@ export class Connection<T = unknown> implements SessionHandler {
 
   // SessionHandler
 
+  /** @internal Ends this tick's cork: everything written in the tick leaves in one writev. */
+  flushTick(): void {
+    this.tickCorked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
+  }
+
   /** @internal */
   write(data: Buffer, more?: Buffer): boolean {
     const socket = this.socket;
     if (socket.destroyed) return false;
+    // The first write of a tick corks the socket until the tick ends: replies to a chunk of requests, or
+    // the messages of a burst of broadcasts, leave in one system call instead of one each. Nothing waits
+    // longer than the current tick, and `writableLength` (backpressure, maxBufferedAmount) counts it all.
+    if (!this.tickCorked) {
+      this.tickCorked = true;
+      socket.cork();
+      process.nextTick(uncorkTick, this);
+    }
     let ok: boolean;
     if (more === undefined) ok = socket.write(data);
     else {
@@ -388,12 +418,13 @@ export class Connection<T = unknown> implements SessionHandler {
     this.socket.pause();
     this.session.pauseParsing();
     this.deflate!.decompress(data, (error, out) => {
-      if (error) {
-        this.session.fail(error);
-        return;
-      }
-      if (!isBinary && !isUtf8(out!)) {
-        this.session.fail(new ProtocolError('invalid UTF-8 in a text message', CloseCode.InvalidPayload));
+      if (error || (!isBinary && !isUtf8(out!))) {
+        this.session.fail(
+          error ?? new ProtocolError('invalid UTF-8 in a text message', CloseCode.InvalidPayload),
+        );
+        // Read on (the parser ignores everything now) so the peer's end of the transport is seen.
+        this.inflatePaused = false;
+        this.updateFlow();
         return;
       }
       this.handlers.message?.(this, out!, isBinary);

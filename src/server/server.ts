@@ -38,6 +38,7 @@ import {
 } from './connection.js';
 import { Hub, type BroadcastOptions } from './hub.js';
 import { Keepalive } from './keepalive.js';
+import './native-mask.js';
 import { MessageDeflate, type DeflateTuning } from './deflate.js';
 import { acceptDeflateOffer, type DeflateOptions } from '../protocol/deflate-params.js';
 import { DEFAULTS } from './defaults.js';

@@ -1,0 +1,163 @@
+/**
+ * Starting and talking to a server child. Every child ever forked is tracked and killed when the bench
+ * exits, however it exits (normal end, exception, Ctrl-C, SIGTERM).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  withTimeout,
+  type Command,
+  type Impl,
+  type NativeInfo,
+  type Reply,
+  type Scenario,
+  type Stats,
+} from './common.js';
+
+const SERVER_SCRIPT = fileURLToPath(new URL('./server.js', import.meta.url));
+
+const live = new Set<ChildProcess>();
+
+function killAll(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+type WithoutId<C> = C extends unknown ? Omit<C, 'id'> : never;
+type CommandBody = WithoutId<Command>;
+
+export interface ChildOptions {
+  /** Extra node flags for the child (e.g. --cpu-prof). */
+  execArgv?: string[];
+  /** Extra arguments for server.js. */
+  args?: string[];
+}
+
+export class ServerChild {
+  readonly port: number;
+  readonly native: NativeInfo | null;
+  readonly pid: number;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private exited = false;
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    ready: Extract<Reply, { type: 'ready' }>,
+  ) {
+    this.port = ready.port;
+    this.native = ready.native;
+    this.pid = ready.pid;
+    child.on('message', (reply: Reply) => {
+      if (reply.type === 'ready') return;
+      if (reply.type === 'error') {
+        const error = new Error(reply.message);
+        if (reply.id === undefined) this.failure = error;
+        const entry = reply.id === undefined ? undefined : this.waiting.get(reply.id);
+        if (entry) {
+          this.waiting.delete(reply.id!);
+          entry.reject(error);
+        }
+        return;
+      }
+      const entry = this.waiting.get(reply.id);
+      if (entry) {
+        this.waiting.delete(reply.id);
+        entry.resolve(reply);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = true;
+      live.delete(child);
+      const error = this.failure ?? new Error(`server child exited (code ${code}, signal ${signal})`);
+      for (const entry of this.waiting.values()) entry.reject(error);
+      this.waiting.clear();
+    });
+  }
+
+  /** Forks `server.js impl scenario` and waits for it to report its port. */
+  static async start(impl: Impl, scenario: Scenario, options: ChildOptions = {}): Promise<ServerChild> {
+    const env = { ...process.env };
+    delete env.WS_NO_BUFFER_UTIL;
+    delete env.WS_NO_UTF_8_VALIDATE;
+    if (impl === 'ws') {
+      env.WS_NO_BUFFER_UTIL = '1';
+      env.WS_NO_UTF_8_VALIDATE = '1';
+    }
+    const child = fork(SERVER_SCRIPT, [impl, scenario, ...(options.args ?? [])], {
+      env,
+      execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    live.add(child);
+    try {
+      const ready = await withTimeout(
+        new Promise<Extract<Reply, { type: 'ready' }>>((resolve, reject) => {
+          child.on('message', (reply: Reply) => {
+            if (reply.type === 'ready') resolve(reply);
+            else if (reply.type === 'error') reject(new Error(reply.message));
+          });
+          child.once('exit', (code) => reject(new Error(`server child exited early (code ${code})`)));
+          child.once('error', reject);
+        }),
+        15_000,
+        `${impl} server start`,
+      );
+      return new ServerChild(child, ready);
+    } catch (error) {
+      child.kill('SIGKILL');
+      live.delete(child);
+      throw error;
+    }
+  }
+
+  private request(body: CommandBody, timeoutMs = 30_000): Promise<Reply> {
+    if (this.exited) return Promise.reject(this.failure ?? new Error('server child is gone'));
+    const id = this.nextId++;
+    const reply = new Promise<Reply>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.child.send({ ...body, id } as Command);
+    });
+    return withTimeout(reply, timeoutMs, `server command ${body.cmd}`);
+  }
+
+  async stats(gc = false): Promise<Stats> {
+    const reply = await this.request({ cmd: 'stats', gc });
+    if (reply.type !== 'stats') throw new Error('bad stats reply');
+    return reply.stats;
+  }
+
+  async setPayloads(list: string[]): Promise<void> {
+    await this.request({ cmd: 'payloads', list });
+  }
+
+  /** Sends a burst; resolves (with the receiver count summed over the burst) once the child has queued it. */
+  async broadcast(start: number, count: number): Promise<number> {
+    const reply = await this.request({ cmd: 'broadcast', start, count });
+    return reply.type === 'ok' ? (reply.receivers ?? 0) : 0;
+  }
+
+  /** Asks the child to exit by itself (so profiles get written), then kills it if it does not. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    try {
+      await this.request({ cmd: 'exit' }, 5_000);
+      await withTimeout(gone, 10_000, 'server child exit');
+    } catch {
+      this.child.kill('SIGKILL');
+      await withTimeout(gone, 5_000, 'server child kill').catch(() => undefined);
+    } finally {
+      live.delete(this.child);
+    }
+  }
+}
