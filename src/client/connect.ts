@@ -58,6 +58,13 @@ export function connect<T = unknown>(
   const deflate = options.perMessageDeflate ?? true;
   const deflateOptions: PerMessageDeflateOptions | undefined =
     deflate === true ? {} : deflate === false ? undefined : deflate;
+  if (deflateOptions) {
+    try {
+      MessageDeflate.validate(deflateOptions);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
   const { key, head } = clientRequest({
     host: target.host,
     path,

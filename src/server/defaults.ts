@@ -9,5 +9,5 @@ export const DEFAULTS = {
   closeTimeout: 5_000,
   shutdownTimeout: 5_000,
   maxBufferedAmount: 16 * 1024 * 1024,
-  perMessageDeflate: false as boolean,
+  perMessageDeflate: true as boolean,
 } as const;

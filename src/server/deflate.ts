@@ -69,7 +69,6 @@ type Callback = (error: ProtocolError | null, data?: Buffer) => void;
 export class MessageDeflate {
   readonly threshold: number;
   private readonly ownBits: number;
-  private readonly peerBits: number;
   private readonly ownNoContext: boolean;
   private readonly peerNoContext: boolean;
   private readonly level: number;
@@ -82,6 +81,23 @@ export class MessageDeflate {
   private inflating = false;
   private closed = false;
 
+  /** Checks tuning and window options once, when a server or client is made (RangeError if off). */
+  static validate(
+    options: DeflateTuning & { serverMaxWindowBits?: number; clientMaxWindowBits?: number },
+  ): void {
+    const check = (name: string, value: number | undefined, min: number, max: number): void => {
+      if (value !== undefined && (!Number.isInteger(value) || value < min || value > max))
+        throw new RangeError(
+          `perMessageDeflate.${name} must be an integer from ${min} to ${max}, got ${value}`,
+        );
+    };
+    check('serverMaxWindowBits', options.serverMaxWindowBits, 9, 15);
+    check('clientMaxWindowBits', options.clientMaxWindowBits, 9, 15);
+    check('level', options.level, 0, 9);
+    check('memLevel', options.memLevel, 1, 9);
+    check('threshold', options.threshold, 0, Number.MAX_SAFE_INTEGER);
+  }
+
   constructor(
     readonly params: DeflateParams,
     role: 'server' | 'client',
@@ -90,7 +106,6 @@ export class MessageDeflate {
   ) {
     const server = role === 'server';
     this.ownBits = server ? params.serverMaxWindowBits : params.clientMaxWindowBits;
-    this.peerBits = server ? params.clientMaxWindowBits : params.serverMaxWindowBits;
     this.ownNoContext = server ? params.serverNoContextTakeover : params.clientNoContextTakeover;
     this.peerNoContext = server ? params.clientNoContextTakeover : params.serverNoContextTakeover;
     this.threshold = tuning.threshold ?? DEFLATE_DEFAULTS.threshold;
@@ -185,7 +200,9 @@ export class MessageDeflate {
     zlibJobs.run((done) => {
       if (this.closed) return done();
       const inflater = (this.inflater ??= createInflateRaw({
-        windowBits: this.peerBits === 8 ? 9 : this.peerBits,
+        // Inflating with the largest window is always correct whatever the peer compressed with (a
+        // smaller window only saves memory), so a peer that misstates its window cannot break decoding.
+        windowBits: 15,
       }));
       const chunks: Buffer[] = [];
       let length = 0;
@@ -225,7 +242,12 @@ export class MessageDeflate {
         cleanup();
         done();
         if (this.closed) return;
-        if (this.peerNoContext) inflater.reset();
+        // A message ending its DEFLATE stream (BFINAL, RFC 7692 §7.2.3.3) ends the zlib stream too, which
+        // would swallow later messages silently: the next message starts a fresh stream.
+        if (inflater.readableEnded) {
+          inflater.close();
+          this.inflater = undefined;
+        } else if (this.peerNoContext) inflater.reset();
         callback(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
         this.nextInflate();
       });

@@ -100,9 +100,14 @@ export class Hub<T = unknown> implements ConnectionOwner, Iterable<Connection<T>
     const plain = prepareFrame(data, binary);
     let payload: Uint8Array | undefined;
     let shared: Map<string, PreparedFrame> | undefined;
+    // The payload's size (not the frame's), as send() measures it against the threshold.
+    const size = plain.tail
+      ? plain.tail.length
+      : typeof data === 'string'
+        ? Buffer.byteLength(data)
+        : data.length;
     return this.each(options, (conn) => {
       const deflate = conn.deflate;
-      const size = plain.tail ? plain.tail.length : plain.head.length;
       if (deflate === undefined || size < deflate.threshold) return conn.sendPrepared(plain);
       const key = deflate.sharingKey;
       if (key === undefined) return conn.send(data, binary);

@@ -192,6 +192,7 @@ export class Server<T = unknown> {
     };
     const deflate = options.perMessageDeflate ?? DEFAULTS.perMessageDeflate;
     this.deflateOptions = deflate === true ? {} : deflate === false ? undefined : deflate;
+    if (this.deflateOptions) MessageDeflate.validate(this.deflateOptions);
     this.keepalive = new Keepalive(this.settings, () => this.hub as Iterable<Connection<unknown>>);
   }
 

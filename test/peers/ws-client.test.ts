@@ -166,7 +166,7 @@ function echoSuite(url: () => string, deflate: boolean): void {
   });
 }
 
-describe('ws client against the wsbridge library (in-process, deflate off by default)', () => {
+describe('ws client against the wsbridge library (in-process, deflate on by default)', () => {
   let server: Server;
   let url = '';
   const closes: { code: number; reason: string; protocol: string | undefined }[] = [];
@@ -209,9 +209,9 @@ describe('ws client against the wsbridge library (in-process, deflate off by def
     await server.close();
   });
 
-  describe('echo', () => echoSuite(() => url, false));
+  describe('echo', () => echoSuite(() => url, true));
 
-  it('saw the permessage-deflate offer in the request (and did not accept it)', () => {
+  it('saw the permessage-deflate offer in the request (and accepted it: on by default)', () => {
     assert.ok(
       extensionOffers.some((offer) => offer.includes('permessage-deflate')),
       `offers: ${JSON.stringify(extensionOffers)}`,
