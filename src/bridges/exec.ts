@@ -75,6 +75,11 @@ export class SpawnError extends Error {
 }
 
 const TEMPORARY = new Set(['EAGAIN', 'ENOMEM', 'EMFILE', 'ENFILE']);
+/**
+ * While a client's socket is paused nothing is read from it, so its going away would go unnoticed (and
+ * its program would run on): a Ping every this many ms makes a write fail if the peer is gone.
+ */
+const PAUSED_PROBE_MS = 1000;
 const NEWLINE = Buffer.from('\n');
 const noop = (): void => undefined;
 
@@ -157,7 +162,6 @@ export class ProgramSession {
   /** Resolves once the program and its group are gone and every pipe is closed. */
   readonly done: Promise<void>;
 
-  private readonly child: ChildProcess;
   private readonly stdin: Writable;
   private readonly stdout: Readable;
   private readonly stderr: Readable;
@@ -173,6 +177,7 @@ export class ProgramSession {
   private discarding = false;
   /** The client's socket is paused until stdin drains. */
   private inputPaused = false;
+  private probe: NodeJS.Timeout | undefined;
   private listening = false;
   private terminating: Promise<void> | undefined;
   private closeSent = false;
@@ -182,7 +187,6 @@ export class ProgramSession {
 
   /** @internal use `startProgram` */
   constructor(child: ChildProcess, spec: ProgramSpec, options: ExecOptions) {
-    this.child = child;
     this.pid = child.pid!;
     this.stdin = child.stdin!;
     this.stdout = child.stdout!;
@@ -213,11 +217,7 @@ export class ProgramSession {
     if (!this.options.passStderr) this.stderr.on('data', (chunk: Buffer) => this.stderrLines.push(chunk));
     this.stderr.once('end', () => this.stderrLines.end());
     child.once('exit', (code, signal) => this.exited(code, signal));
-  }
-
-  /** The live program sessions (for shutdown and tests). */
-  static get live(): number {
-    return groups.size;
+    child.on('error', (error) => this.options.log?.error(`${this.label}: ${error.message}`));
   }
 
   /** Starts relaying between the program and an open connection. */
@@ -249,6 +249,15 @@ export class ProgramSession {
       this.inputPaused = true;
       this.conn.pause();
       this.stdin.once('drain', () => this.resumeInput());
+      const conn = this.conn;
+      this.probe = setInterval(() => {
+        try {
+          if (conn.isOpen) conn.ping();
+        } catch {
+          // closing meanwhile: the close callback follows
+        }
+      }, PAUSED_PROBE_MS);
+      this.probe.unref();
     }
   }
 
@@ -348,6 +357,7 @@ export class ProgramSession {
 
   private stdoutData(chunk: Buffer): void {
     if (this.discarding) return;
+    // The lines of one read are sent in the same tick: the connection writes them out together.
     if (this.stdoutLines) this.stdoutLines.push(chunk);
     else this.send(chunk, true);
   }
@@ -392,6 +402,7 @@ export class ProgramSession {
   private resumeInput(): void {
     if (!this.inputPaused) return;
     this.inputPaused = false;
+    clearInterval(this.probe);
     this.conn?.resume();
   }
 

@@ -73,19 +73,3 @@ export async function realPathInside(realRoot: string, candidate: string): Promi
   }
   return isInside(realRoot, real) ? real : undefined;
 }
-
-/**
- * Splits a decoded URL path into its segments, refusing (undefined) any that could step outside or name
- * something odd: `..`, `.`, NUL. Empty segments (from `//`) are refused too, except a final one (a trailing
- * slash), which is kept as ''.
- */
-export function safeSegments(path: string): string[] | undefined {
-  if (!path.startsWith('/')) return undefined;
-  const segments = path.slice(1).split('/');
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i];
-    if (segment === '..' || segment === '.' || segment.includes('\0')) return undefined;
-    if (segment === '' && i !== segments.length - 1) return undefined;
-  }
-  return segments;
-}

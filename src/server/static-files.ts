@@ -82,7 +82,10 @@ async function readHead(file: string): Promise<Buffer> {
 }
 
 /** Parses `bytes=a-b` for a file of `size` bytes: a range, 'unsatisfiable', or undefined (serve it whole). */
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === '' && match[2] === '')) return undefined; // several ranges or malformed: whole file
@@ -97,7 +100,13 @@ function parseRange(header: string | undefined, size: number): { start: number; 
   return { start, end };
 }
 
-async function serveFile(req: IncomingMessage, res: ServerResponse, file: string, size: number, mtime: Date): Promise<void> {
+async function serveFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: string,
+  size: number,
+  mtime: Date,
+): Promise<void> {
   const modified = new Date(Math.floor(mtime.getTime() / 1000) * 1000);
   const since = req.headers['if-modified-since'];
   if (since && !req.headers['if-none-match']) {
@@ -109,7 +118,10 @@ async function serveFile(req: IncomingMessage, res: ServerResponse, file: string
       return;
     }
   }
-  res.setHeader('Content-Type', contentType(file, TYPES[extname(file).toLowerCase()] ? undefined : await readHead(file)));
+  res.setHeader(
+    'Content-Type',
+    contentType(file, TYPES[extname(file).toLowerCase()] ? undefined : await readHead(file)),
+  );
   res.setHeader('Last-Modified', modified.toUTCString());
   res.setHeader('Accept-Ranges', 'bytes');
   const range = parseRange(req.headers.range, size);
@@ -139,7 +151,8 @@ async function listDirectory(req: IncomingMessage, res: ServerResponse, dir: str
   const entries = await readdir(dir, { withFileTypes: true });
   const names = entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort();
   let body = '<!doctype html>\n<meta name="viewport" content="width=device-width">\n<pre>\n';
-  for (const name of names) body += `<a href="${escapeHtml(encodeURIComponent(name).replace(/%2F/g, '/'))}">${escapeHtml(name)}</a>\n`;
+  for (const name of names)
+    body += `<a href="${escapeHtml(encodeURIComponent(name).replace(/%2F/g, '/'))}">${escapeHtml(name)}</a>\n`;
   body += '</pre>\n';
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));
@@ -150,7 +163,9 @@ async function listDirectory(req: IncomingMessage, res: ServerResponse, dir: str
  * A request handler serving the files under `root` (whose real path is `realRoot`). Only GET and HEAD;
  * anything else is 405.
  */
-export function createStaticHandler(realRoot: string): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function createStaticHandler(
+  realRoot: string,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.statusCode = 405;
@@ -176,7 +191,10 @@ export function createStaticHandler(realRoot: string): (req: IncomingMessage, re
     if (!info) return notFound(res);
     if (info.isDirectory()) {
       if (!decoded.endsWith('/')) {
-        redirect(res, `${posix.basename(urlPath)}/${req.url?.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`);
+        redirect(
+          res,
+          `${posix.basename(urlPath)}/${req.url?.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`,
+        );
         return;
       }
       const index = await realPathInside(realRoot, join(real, 'index.html'));
