@@ -38,6 +38,7 @@ export interface ParserOptions {
 
 /** A header split across chunks is gathered here; it is read at once, so every parser can share it. */
 const scratch = Buffer.alloc(14);
+const sharedKey = Buffer.alloc(4);
 
 const enum State {
   Header,
@@ -62,7 +63,8 @@ export class FrameParser {
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly maskKey = Buffer.alloc(4);
+  /** The frame's mask key, as four bytes packed in a number (a Buffer per parser costs memory per connection). */
+  private maskWord = 0;
   private maskOffset = 0;
   private remaining = 0;
 
@@ -243,10 +245,7 @@ export class FrameParser {
     }
     if (masked) {
       const k = at + 2 + lengthBytes;
-      this.maskKey[0] = header[k];
-      this.maskKey[1] = header[k + 1];
-      this.maskKey[2] = header[k + 2];
-      this.maskKey[3] = header[k + 3];
+      this.maskWord = header.readUInt32BE(k);
     }
     // A compressed message is held to the limit once inflated; on the wire, incompressible data may
     // exceed it by deflate's overhead (5 bytes per stored block; blocks are as small as 128 bytes at
@@ -272,6 +271,12 @@ export class FrameParser {
     return true;
   }
 
+  /** The mask key as bytes, in a buffer shared by all parsers (used at once, never kept). */
+  private keyBytes(): Buffer {
+    sharedKey.writeUInt32BE(this.maskWord, 0);
+    return sharedKey;
+  }
+
   /** Copies the first `size` buffered bytes into scratch space (a header split across chunks). */
   private gather(size: number): Buffer {
     let filled = 0;
@@ -289,7 +294,7 @@ export class FrameParser {
     if (this.opcode >= 0x8) {
       if (this.buffered < this.remaining) return false;
       const payload = this.remaining === 0 ? Buffer.alloc(0) : this.take(this.remaining);
-      if (this.masked) applyMask(payload, this.maskKey, 0);
+      if (this.masked) applyMask(payload, this.keyBytes(), 0);
       this.state = State.Header;
       if (this.opcode === Opcode.Ping) this.sink.onPing(payload);
       else if (this.opcode === Opcode.Pong) this.sink.onPong(payload);
@@ -303,7 +308,7 @@ export class FrameParser {
       if (this.buffered === 0) return false;
       const piece = this.takePiece(this.remaining);
       if (this.masked) {
-        applyMask(piece, this.maskKey, this.maskOffset);
+        applyMask(piece, this.keyBytes(), this.maskOffset);
         this.maskOffset = (this.maskOffset + piece.length) & 3;
       }
       this.remaining -= piece.length;
