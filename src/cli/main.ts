@@ -20,6 +20,7 @@ import { CONSOLE_PAGE } from './console-page.js';
 import { Logger } from './log.js';
 import { parseCommandLine, USAGE, type CliConfig } from './options.js';
 import { isProgramCommandLine, runProgramMode } from './program-mode.js';
+import { isSocketCommandLine, runSocketMode } from './socket-mode.js';
 import { UsageError } from './usage-error.js';
 
 function version(): string {
@@ -178,6 +179,7 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (isSocketCommandLine(argv)) return runSocketMode(argv);
   if (isProgramCommandLine(argv)) return runProgramMode(argv);
   let config: CliConfig;
   try {
