@@ -6,7 +6,17 @@ export const HOST = '127.0.0.1';
 export const IMPLS = ['wsbridge', 'ws', 'ws+native'] as const;
 export type Impl = (typeof IMPLS)[number];
 
-export const SCENARIOS = ['echo-small', 'echo-64k', 'echo-1m', 'handshake', 'memory', 'broadcast'] as const;
+export const SCENARIOS = [
+  'echo-small',
+  'echo-64k',
+  'echo-1m',
+  'handshake',
+  'memory',
+  'broadcast',
+  'deflate-echo-1k',
+  'deflate-echo-64k',
+  'deflate-broadcast',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Which native add-ons the ws implementation in a child actually uses (verified there, not assumed). */

@@ -34,7 +34,7 @@ async function sample(server: ServerChild, counter: () => number): Promise<Sampl
 }
 
 /** Waits `warmupMs`, then counts over `durationMs`; returns the rate and both CPU shares. */
-async function measure(
+export async function measure(
   server: ServerChild,
   warmupMs: number,
   durationMs: number,
@@ -64,7 +64,7 @@ async function sleepChecking(ms: number, failed: () => Error | undefined): Promi
 }
 
 /** Polls `done` every 10 ms for up to `ms`. */
-async function waitFor(
+export async function waitFor(
   done: () => boolean,
   ms: number,
   what: string,

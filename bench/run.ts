@@ -20,10 +20,21 @@ import { IMPLS, SCENARIOS, median, type Impl, type NativeInfo, type Scenario } f
 import { broadcast, echo, handshakes, memory, type Measurement } from './loadgen.js';
 import { MASK_KEY, OP_BINARY, OP_TEXT } from './wire.js';
 import { EXEC_SCENARIO, printExec, runExec, splitExecScenario, type ExecResult } from './exec.js';
+import { compressionLine, deflateBroadcast, deflateEcho, jsonPayloads } from './deflate.js';
+import { NO_CONTEXT_TAKEOVER_ARG } from './deflate-config.js';
+import {
+  PIPE_IMPLS,
+  PIPE_RATES,
+  PIPE_SCENARIO,
+  pipeSummaryRow,
+  printPipe,
+  runPipe,
+  type PipeResult,
+} from './pipe.js';
 
 const USAGE = `usage: node dist/bench/run.js [options]
   --scenario, -s LIST   scenarios, comma-separated or repeated (default: all)
-                        ${[...SCENARIOS, EXEC_SCENARIO].join(', ')}
+                        ${[...SCENARIOS, EXEC_SCENARIO, PIPE_SCENARIO].join(', ')}
   --impl LIST           implementations (default: ${IMPLS.join(', ')})
   --duration, -d SEC    measured seconds per run (default 3; --quick 0.5)
   --warmup SEC          warm-up seconds before measuring (default 1; --quick 0.3)
@@ -35,6 +46,10 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --cpu-prof-impl LIST  which implementations to profile (default: wsbridge)
   --batched-broadcast   wsbridge sends each broadcast burst with broadcastPrepared(prepareFrames(burst))
                         (one write per client per burst) instead of one server.broadcast() per message
+  --pipe-rates LIST     "pipe": messages/s steps (default ${PIPE_RATES.join(',')});
+                        stepping stops after a step that does not drain or two failed steps in a row;
+                        --impl wsbridge runs the wsbridge CLI, --impl ws the two ws variants
+  --pipe-workers N      "pipe": client worker threads (default 1)
   --json FILE           results file (default: dist/bench-results.json)
   --help, -h`;
 
@@ -57,6 +72,10 @@ interface Args {
   notes: string[];
   /** Run the program-mode scenario of bench/exec.ts. */
   exec: boolean;
+  /** Run the pipe scenario of bench/pipe.ts. */
+  pipe: boolean;
+  pipeRates: number[];
+  pipeWorkers: number;
 }
 
 function list<T extends string>(
@@ -105,6 +124,8 @@ function parse(): Args {
       'cpu-prof-impl': { type: 'string', multiple: true },
       json: { type: 'string' },
       'batched-broadcast': { type: 'boolean', default: false },
+      'pipe-rates': { type: 'string' },
+      'pipe-workers': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -128,9 +149,18 @@ function parse(): Args {
       memoryConnections = cap;
     }
   }
+  // "pipe" (bench/pipe.ts) is picked out here, like "exec"; the rest go through DEFS.
+  const named = values.scenario?.flatMap((v) => v.split(',')).map((v) => v.trim());
+  const others = named?.filter((v) => v !== PIPE_SCENARIO);
+  const pipeRates = (values['pipe-rates']?.split(',') ?? PIPE_RATES.map(String)).map((v) =>
+    positive(v, 0, 'pipe-rates'),
+  );
   return {
-    scenarios: list(splitExecScenario(values.scenario).others, SCENARIOS, 'scenario') ?? [...SCENARIOS],
-    exec: splitExecScenario(values.scenario).exec,
+    pipe: named === undefined || named.includes(PIPE_SCENARIO),
+    pipeRates: quick && !values['pipe-rates'] ? [50, 200, 400] : pipeRates,
+    pipeWorkers: Math.floor(positive(values['pipe-workers'], 1, 'pipe-workers')),
+    scenarios: list(splitExecScenario(others).others, SCENARIOS, 'scenario') ?? [...SCENARIOS],
+    exec: splitExecScenario(others).exec,
     impls: list(values.impl, IMPLS, 'implementation') ?? [...IMPLS],
     durationMs: positive(values.duration, quick ? 0.5 : 3, 'duration') * 1000,
     warmupMs: positive(values.warmup, quick ? 0.3 : 1, 'warmup') * 1000,
@@ -159,9 +189,18 @@ function text64(): Buffer {
 
 interface Target {
   vs: Impl;
-  /** Higher is better unless `atMost`. */
-  ratio: number;
+  /** Higher is better unless `atMost`; undefined: no target, the ratio is reported only. */
+  ratio?: number;
   atMost?: boolean;
+}
+
+/** A further configuration measured beside the implementations (extra server.js arguments). */
+interface Variant {
+  label: string;
+  impl: Impl;
+  args: string[];
+  /** The row it is compared with like for like in the summary. */
+  compareTo?: string;
 }
 
 interface ScenarioDef {
@@ -169,12 +208,17 @@ interface ScenarioDef {
   unit: string;
   target: Target;
   run(server: ServerChild, args: Args): Promise<Measurement>;
+  variants?: Variant[];
 }
 
 const SMALL_PAYLOADS = Array.from({ length: 16 }, text64);
 const P64K = Array.from({ length: 2 }, () => randomBytes(64 * 1024));
 const P1M = Array.from({ length: 2 }, () => randomBytes(1024 * 1024));
 const BROADCAST_PAYLOADS = Array.from({ length: 16 }, () => text64().toString('utf8'));
+// Compressed scenarios: enough distinct JSON-like messages that none finds its own copy in the 32 KiB window.
+const JSON_1K = jsonPayloads(64, 1024, 1);
+const JSON_64K = jsonPayloads(4, 64 * 1024, 2);
+const JSON_1K_BROADCAST = jsonPayloads(64, 1024, 3);
 
 const DEFS: Record<Scenario, ScenarioDef> = {
   'echo-small': {
@@ -255,6 +299,55 @@ const DEFS: Record<Scenario, ScenarioDef> = {
         maxBursts: 1_000_000,
       }),
   },
+  'deflate-echo-1k': {
+    title: 'permessage-deflate echo of 1 KiB JSON-like text, 100 connections x 8 in flight',
+    unit: 'msg/s',
+    target: { vs: 'ws' },
+    run: (server, a) =>
+      deflateEcho(server, {
+        connections: 100,
+        inFlight: 8,
+        payloads: JSON_1K,
+        warmupMs: a.warmupMs,
+        durationMs: a.durationMs,
+      }),
+  },
+  'deflate-echo-64k': {
+    title:
+      'permessage-deflate echo of 64 KiB JSON-like text, 4 connections x 2 in flight (payload MB/s, one direction)',
+    unit: 'MB/s',
+    target: { vs: 'ws' },
+    run: async (server, a) => {
+      const m = await deflateEcho(server, {
+        connections: 4,
+        inFlight: 2,
+        payloads: JSON_64K,
+        warmupMs: a.warmupMs,
+        durationMs: a.durationMs,
+      });
+      return { ...m, figure: m.detail.mbPerSecond, detail: { ...m.detail, messagesPerSecond: m.figure } };
+    },
+  },
+  'deflate-broadcast': {
+    title:
+      'permessage-deflate broadcast of 1 KiB JSON-like text to 1,000 clients, bursts of 10 (deliveries/s); ' +
+      'nct = serverNoContextTakeover (compressed once per message instead of once per receiver)',
+    unit: 'deliv/s',
+    target: { vs: 'ws' },
+    run: (server, a) =>
+      deflateBroadcast(server, {
+        clients: a.broadcastClients,
+        burst: 10,
+        payloads: JSON_1K_BROADCAST,
+        warmupMs: a.warmupMs,
+        durationMs: a.durationMs,
+        maxBursts: 1_000_000,
+      }),
+    variants: [
+      { label: 'wsbridge nct', impl: 'wsbridge', args: [NO_CONTEXT_TAKEOVER_ARG], compareTo: 'ws nct' },
+      { label: 'ws nct', impl: 'ws', args: [NO_CONTEXT_TAKEOVER_ARG] },
+    ],
+  },
 };
 
 // Formatting.
@@ -302,6 +395,8 @@ interface ScenarioResult {
   targetRatio?: number;
   pass?: boolean;
   error?: string;
+  /** Further configurations (ScenarioDef.variants), by label. */
+  variants?: Record<string, ImplResult & { impl: Impl; compareTo?: string }>;
 }
 
 function summarize(runs: Measurement[]): ImplResult {
@@ -345,14 +440,25 @@ async function main(): Promise<void> {
         : def.title;
     console.log(`\n== ${scenario}: ${title}`);
     const runs: Partial<Record<Impl, Measurement[]>> = {};
+    const variantRuns: Record<string, Measurement[]> = {};
     const result: ScenarioResult = { title, unit: def.unit, impls: {}, ratios: {}, target: def.target };
     results[scenario] = result;
+    const variants = (def.variants ?? []).filter((v) => args.impls.includes(v.impl));
+    const entries = [
+      ...args.impls.map((impl) => ({
+        impl,
+        label: impl as string,
+        extraArgs: [] as string[],
+        variant: false,
+      })),
+      ...variants.map((v) => ({ impl: v.impl, label: v.label, extraArgs: v.args, variant: true })),
+    ];
     try {
       const reps = scenario === 'memory' && !args.repsGiven ? 1 : args.reps;
       for (let rep = 0; rep < reps; rep++) {
         // Rotate the order each repetition so that drifting machine load does not favour one implementation.
-        const order = args.impls.map((_, i) => args.impls[(i + rep) % args.impls.length]);
-        for (const impl of order) {
+        const order = entries.map((_, i) => entries[(i + rep) % entries.length]);
+        for (const { impl, label, extraArgs, variant } of order) {
           const execArgv =
             args.cpuProfDir && args.cpuProfImpls.includes(impl)
               ? [
@@ -360,11 +466,13 @@ async function main(): Promise<void> {
                   '--cpu-prof-dir',
                   args.cpuProfDir,
                   '--cpu-prof-name',
-                  `${impl}-${scenario}-r${rep + 1}.cpuprofile`,
+                  `${label.replace(' ', '-')}-${scenario}-r${rep + 1}.cpuprofile`,
                 ]
               : [];
           const extra =
-            args.batchedBroadcast && impl === 'wsbridge' && scenario === 'broadcast' ? ['--batched'] : [];
+            args.batchedBroadcast && impl === 'wsbridge' && scenario === 'broadcast'
+              ? ['--batched', ...extraArgs]
+              : extraArgs;
           const server = await ServerChild.start(impl, scenario, { execArgv, args: extra });
           try {
             if (!(impl in natives)) {
@@ -372,9 +480,10 @@ async function main(): Promise<void> {
               checkNative(impl, server.native);
             }
             const m = await def.run(server, args);
-            (runs[impl] ??= []).push(m);
+            if (variant) (variantRuns[label] ??= []).push(m);
+            else (runs[impl] ??= []).push(m);
             process.stdout.write(
-              `  rep ${rep + 1} ${impl.padEnd(9)} ${fmt(m.figure, def.unit === 'MB/s' ? 1 : 0).padStart(12)} ${def.unit}` +
+              `  rep ${rep + 1} ${label.padEnd(9)} ${fmt(m.figure, def.unit === 'MB/s' ? 1 : 0).padStart(12)} ${def.unit}` +
                 `  server CPU ${pct(m.serverCpu).padStart(4)}  loadgen CPU ${pct(m.loadgenCpu).padStart(4)}\n`,
             );
           } finally {
@@ -387,6 +496,13 @@ async function main(): Promise<void> {
       console.log(`  FAILED: ${result.error}`);
     }
     for (const impl of args.impls) if (runs[impl]?.length) result.impls[impl] = summarize(runs[impl]!);
+    for (const v of variants)
+      if (variantRuns[v.label]?.length)
+        (result.variants ??= {})[v.label] = {
+          ...summarize(variantRuns[v.label]),
+          impl: v.impl,
+          compareTo: v.compareTo,
+        };
     const mine = result.impls.wsbridge?.figure;
     const ws = result.impls.ws?.figure;
     const native = result.impls['ws+native']?.figure;
@@ -397,11 +513,43 @@ async function main(): Promise<void> {
     if (eff('wsbridge') && eff('ws+native'))
       result.ratios.cpuEfficiencyVsWsNative = eff('wsbridge')! / eff('ws+native')!;
     result.targetRatio = def.target.vs === 'ws' ? result.ratios.vsWs : result.ratios.vsWsNative;
-    if (result.targetRatio !== undefined && !result.error)
+    if (result.targetRatio !== undefined && !result.error && def.target.ratio !== undefined)
       result.pass = def.target.atMost
         ? result.targetRatio <= def.target.ratio
         : result.targetRatio >= def.target.ratio;
     printScenario(scenario, result);
+  }
+
+  let pipe: PipeResult | undefined;
+  let pipeError: string | undefined;
+  if (args.pipe) {
+    const clients = args.quick ? 200 : 1000;
+    console.log(
+      `\n== ${PIPE_SCENARIO}: 64-byte lines written to the input FIFO at fixed rates, delivered to ${clients} clients` +
+        ` (wsbridge CLI pipe mode vs ws reading the same FIFO)`,
+    );
+    try {
+      pipe = await runPipe({
+        rates: args.pipeRates,
+        clients,
+        workers: args.pipeWorkers,
+        warmupMs: args.quick ? 300 : 1000,
+        stepMs: args.quick ? 1000 : 4000,
+        drainMs: 2000,
+        // --impl: "wsbridge" runs the CLI, "ws" (or "ws+native") the two ws variants.
+        impls: PIPE_IMPLS.filter((p) =>
+          p === 'wsbridge' ? args.impls.includes('wsbridge') : args.impls.some((i) => i !== 'wsbridge'),
+        ),
+        cpuProfDir: args.cpuProfDir,
+        cpuProfImpls: PIPE_IMPLS.filter((p) =>
+          args.cpuProfImpls.includes(p === 'wsbridge' ? 'wsbridge' : 'ws'),
+        ),
+      });
+      printPipe(pipe);
+    } catch (error) {
+      pipeError = (error as Error).message;
+      console.log(`  FAILED: ${pipeError}`);
+    }
   }
 
   let exec: ExecResult | undefined;
@@ -410,7 +558,7 @@ async function main(): Promise<void> {
     exec = await runExec(args).catch((error: Error) => void console.log(`  FAILED: ${error.message}`));
     if (exec) printExec(exec);
   }
-  const summary = printSummary(args, results);
+  const summary = printSummary(args, results, args.pipe ? pipeSummaryRow(pipe, pipeError) : undefined);
   const json = {
     date: new Date().toISOString(),
     node: process.version,
@@ -421,6 +569,7 @@ async function main(): Promise<void> {
     maskKey: MASK_KEY.toString('hex'),
     native: natives,
     scenarios: results,
+    pipe,
     exec,
     summary,
   };
@@ -455,13 +604,18 @@ function printScenario(scenario: Scenario, result: ScenarioResult): void {
       'eff. vs ws',
     ],
   ];
-  for (const impl of IMPLS) {
-    const r = result.impls[impl];
-    if (!r) continue;
+  const named: [string, ImplResult][] = [
+    ...IMPLS.filter((impl) => result.impls[impl]).map((impl): [string, ImplResult] => [
+      impl,
+      result.impls[impl]!,
+    ]),
+    ...Object.entries(result.variants ?? {}),
+  ];
+  for (const [name, r] of named) {
     const ws = result.impls.ws?.figure;
     const native = result.impls['ws+native']?.figure;
     rows.push([
-      impl,
+      name,
       fmt(r.figure, digits),
       r.runs.map((m) => fmt(m.figure, digits)).join(' / '),
       pct(r.serverCpu),
@@ -478,6 +632,8 @@ function printScenario(scenario: Scenario, result: ScenarioResult): void {
   }
   console.log(`\n${scenario} (${result.unit}${scenario === 'memory' ? ', lower is better' : ''})`);
   console.log(table(rows));
+  const compression = compressionLine(named.map(([name, r]) => [name, r.runs]));
+  if (compression) console.log(compression);
   if (scenario === 'memory') {
     const rss: string[][] = [['impl', 'heapUsed B/conn', 'external B/conn', 'RSS B/conn', 'connections']];
     for (const impl of IMPLS) {
@@ -506,7 +662,7 @@ function printScenario(scenario: Scenario, result: ScenarioResult): void {
 }
 
 interface SummaryRow {
-  scenario: Scenario;
+  scenario: string;
   target: string;
   ratio: number | null;
   vsWs: number | null;
@@ -514,7 +670,11 @@ interface SummaryRow {
   result: 'PASS' | 'MISS' | 'ERROR' | 'n/a';
 }
 
-function printSummary(args: Args, results: Partial<Record<Scenario, ScenarioResult>>): SummaryRow[] {
+function printSummary(
+  args: Args,
+  results: Partial<Record<Scenario, ScenarioResult>>,
+  pipeRow?: string[],
+): SummaryRow[] {
   const rows: string[][] = [
     ['scenario', 'target', 'measured', 'vs ws', 'vs ws+native', 'CPU-eff. vs ws', 'vs ws+native', 'result'],
   ];
@@ -522,7 +682,10 @@ function printSummary(args: Args, results: Partial<Record<Scenario, ScenarioResu
   for (const scenario of args.scenarios) {
     const r = results[scenario]!;
     const t = r.target;
-    const target = `wsbridge/${t.vs} ${t.atMost ? '<=' : '>='} ${t.ratio}`;
+    const target =
+      t.ratio === undefined
+        ? `report wsbridge/${t.vs}`
+        : `wsbridge/${t.vs} ${t.atMost ? '<=' : '>='} ${t.ratio}`;
     const outcome = r.error ? 'ERROR' : r.pass === undefined ? 'n/a' : r.pass ? 'PASS' : 'MISS';
     summary.push({
       scenario,
@@ -542,6 +705,46 @@ function printSummary(args: Args, results: Partial<Record<Scenario, ScenarioResu
       ratioText(r.ratios.cpuEfficiencyVsWsNative),
       outcome,
     ]);
+    // wsbridge's further configurations: "measured" is the ratio to the row it is compared with like for like.
+    for (const [label, v] of Object.entries(r.variants ?? {})) {
+      if (v.impl !== 'wsbridge') continue;
+      const other = v.compareTo ? r.variants?.[v.compareTo] : undefined;
+      const per = (x: ImplResult | undefined): number | undefined =>
+        v.perServerCpuSecond && x?.perServerCpuSecond
+          ? v.perServerCpuSecond / x.perServerCpuSecond
+          : undefined;
+      const vsWs = r.impls.ws ? v.figure / r.impls.ws.figure : undefined;
+      const vsNative = r.impls['ws+native'] ? v.figure / r.impls['ws+native'].figure : undefined;
+      summary.push({
+        scenario: `${scenario} [${label}]`,
+        target: other ? `report vs ${v.compareTo}` : 'report',
+        ratio: other ? v.figure / other.figure : null,
+        vsWs: vsWs ?? null,
+        vsWsNative: vsNative ?? null,
+        result: r.error ? 'ERROR' : 'n/a',
+      });
+      rows.push([
+        `${scenario} [${label}]`,
+        other ? `report vs ${v.compareTo}` : 'report',
+        ratioText(other ? v.figure / other.figure : undefined),
+        ratioText(vsWs),
+        ratioText(vsNative),
+        ratioText(per(r.impls.ws)),
+        ratioText(per(r.impls['ws+native'])),
+        r.error ? 'ERROR' : 'n/a',
+      ]);
+    }
+  }
+  if (pipeRow) {
+    rows.push(pipeRow);
+    summary.push({
+      scenario: pipeRow[0],
+      target: pipeRow[1],
+      ratio: null,
+      vsWs: null,
+      vsWsNative: null,
+      result: pipeRow[7] as SummaryRow['result'],
+    });
   }
   console.log('\n== summary (ratios of medians from this run; PASS/MISS judged on the measured figure)');
   console.log(table(rows));

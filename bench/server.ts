@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { isUtf8 } from 'node:buffer';
 import { HOST, IMPLS, type Command, type Impl, type NativeInfo, type Reply, type Stats } from './common.js';
+import { wsbridgeDeflateOptions, wsDeflateOptions } from './deflate-config.js';
 
 const impl = process.argv[2] as Impl;
 const scenario = process.argv[3] ?? '';
@@ -42,6 +43,8 @@ async function startWsbridge(): Promise<Backend> {
     pingInterval: 0,
     // The memory scenario holds up to 10,000 connections; the default cap is exactly that.
     maxConnections: 100_000,
+    // deflate-* scenarios: the settings of bench/deflate-config.ts; otherwise the default (no client offers it).
+    perMessageDeflate: wsbridgeDeflateOptions(scenario, process.argv),
     message(conn, data, isBinary) {
       conn.send(data, isBinary);
     },
@@ -88,7 +91,11 @@ function inspectNative(): NativeInfo {
 async function startWs(): Promise<Backend> {
   const { WebSocketServer, WebSocket } = await import('ws');
   // host added so nothing listens beyond loopback; otherwise the settings the brief asks for.
-  const wss = new WebSocketServer({ port: 0, host: HOST, perMessageDeflate: false });
+  const wss = new WebSocketServer({
+    port: 0,
+    host: HOST,
+    perMessageDeflate: wsDeflateOptions(scenario, process.argv), // false unless a deflate-* scenario
+  });
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
     ws.on('error', () => undefined);

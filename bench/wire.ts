@@ -50,8 +50,10 @@ export class FrameRing {
   constructor(
     readonly opcode: number,
     readonly payloads: readonly Buffer[],
+    /** Builds one frame (default: a plain masked frame; bench/deflate.ts passes a compressing one). */
+    build: (opcode: number, payload: Buffer) => Buffer = clientFrame,
   ) {
-    const frames = payloads.map((p) => clientFrame(opcode, p));
+    const frames = payloads.map((p) => build(opcode, p));
     this.bytes = Buffer.concat([...frames, ...frames]);
     this.offsets = [0];
     for (const f of [...frames, ...frames])
@@ -147,10 +149,11 @@ const EXPECTED_ACCEPT = createHash('sha1')
   .update(HANDSHAKE_KEY + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
   .digest('base64');
 
-export function upgradeRequest(port: number): Buffer {
+/** The upgrade request; `extraHeaders` (each line ending in CRLF) e.g. offers an extension. */
+export function upgradeRequest(port: number, extraHeaders = ''): Buffer {
   return Buffer.from(
     `GET /bench HTTP/1.1\r\nHost: ${HOST}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${HANDSHAKE_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Sec-WebSocket-Key: ${HANDSHAKE_KEY}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`,
     'latin1',
   );
 }
@@ -166,7 +169,13 @@ function checkSwitchingProtocols(head: string): string {
   return '';
 }
 
-export type HandshakeCallback = (error: Error | undefined, socket: Socket, rest: Buffer) => void;
+/** `head`: the 101 answer's head (latin1, without the blank line), '' on error. */
+export type HandshakeCallback = (
+  error: Error | undefined,
+  socket: Socket,
+  rest: Buffer,
+  head: string,
+) => void;
 
 /**
  * Opens a TCP connection to 127.0.0.1:port, sends the upgrade request and waits for a valid 101. The
@@ -176,14 +185,14 @@ export function openWebSocket(port: number, request: Buffer, callback: Handshake
   const socket = connect({ host: HOST, port, noDelay: true });
   let received: Buffer | undefined;
   let finished = false;
-  const finish = (error: Error | undefined, rest: Buffer): void => {
+  const finish = (error: Error | undefined, rest: Buffer, head = ''): void => {
     if (finished) return;
     finished = true;
     socket.removeListener('data', onData);
     socket.removeListener('error', onError);
     socket.removeListener('close', onClose);
     if (!error) socket.pause();
-    callback(error, socket, rest);
+    callback(error, socket, rest, head);
   };
   const onData = (chunk: Buffer): void => {
     received = received ? Buffer.concat([received, chunk]) : chunk;
@@ -192,8 +201,9 @@ export function openWebSocket(port: number, request: Buffer, callback: Handshake
       if (received.length > 4096) finish(new Error('101 head too long'), Buffer.alloc(0));
       return;
     }
-    const problem = checkSwitchingProtocols(received.toString('latin1', 0, end));
-    finish(problem ? new Error(problem) : undefined, received.subarray(end + 4));
+    const head = received.toString('latin1', 0, end);
+    const problem = checkSwitchingProtocols(head);
+    finish(problem ? new Error(problem) : undefined, received.subarray(end + 4), head);
   };
   const onError = (error: Error): void => finish(error, Buffer.alloc(0));
   const onClose = (): void => finish(new Error('closed during the handshake'), Buffer.alloc(0));
@@ -204,16 +214,20 @@ export function openWebSocket(port: number, request: Buffer, callback: Handshake
   return socket;
 }
 
-/** Opens `count` WebSockets, at most `concurrency` handshakes at a time; rejects on the first failure. */
+/**
+ * Opens `count` WebSockets, at most `concurrency` handshakes at a time; rejects on the first failure.
+ * `request` defaults to the plain upgrade request; `check` may refuse a 101 head (returns an error message).
+ */
 export function openMany(
   port: number,
   count: number,
   concurrency: number,
   timeoutMs: number,
-): Promise<{ socket: Socket; rest: Buffer }[]> {
-  const request = upgradeRequest(port);
+  request: Buffer = upgradeRequest(port),
+  check?: (head: string) => string,
+): Promise<{ socket: Socket; rest: Buffer; head: string }[]> {
   return new Promise((resolve, reject) => {
-    const opened: { socket: Socket; rest: Buffer }[] = [];
+    const opened: { socket: Socket; rest: Buffer; head: string }[] = [];
     const all: Socket[] = [];
     let started = 0;
     let failed = false;
@@ -232,11 +246,11 @@ export function openMany(
       if (failed || started >= count) return;
       started++;
       all.push(
-        openWebSocket(port, request, (error, socket, rest) => {
-          if (error)
-            return fail(new Error(`handshake ${opened.length + 1}/${count} failed: ${error.message}`));
+        openWebSocket(port, request, (error, socket, rest, head) => {
+          const problem = error?.message ?? check?.(head);
+          if (problem) return fail(new Error(`handshake ${opened.length + 1}/${count} failed: ${problem}`));
           socket.on('error', () => undefined);
-          opened.push({ socket, rest });
+          opened.push({ socket, rest, head });
           if (opened.length === count) {
             clearTimeout(timer);
             resolve(opened);
