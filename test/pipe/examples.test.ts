@@ -424,7 +424,11 @@ for (const lang of languages) {
       assert.deepEqual(client.texts(), [`broadcast from ${lang.name}`, `just for #${id}`]);
       client.ws.send('to the strict reader');
       await client.close();
-      await reader.waitStdout((out) => out.includes(`client=${id} type=8 len=0`), 5_000, 'close record');
+      await reader.waitStdout(
+        (out) => out.includes(`client=${id} type=8 len=0 payload=\n`),
+        5_000,
+        'close record',
+      );
       assert.equal(
         reader.stdout().toString(),
         `client=${id} type=16 len=46 payload=127.0.0.1\n` +
