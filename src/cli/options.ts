@@ -1,6 +1,7 @@
 /** Command-line parsing: gwsocket's flags, with its defaults, into a checked configuration. */
 import { parseArgs } from 'node:util';
 import { PIPE_DEFAULTS } from '../bridges/pipe-hub.js';
+import { integerFlag } from './flag-values.js';
 import { UsageError } from './usage-error.js';
 
 /** What the command line asks for, checked. */
@@ -135,20 +136,6 @@ Output:
 A browser opening http://HOST:PORT/ gets a page to send messages and see the replies.
 Program mode (websocketd): wsbridge [websocketd options] COMMAND [ARGS...]; see wsbridge --help websocketd`;
 
-function integer(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got '${value}'`);
-  const n = Number(value);
-  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${value}`);
-  return n;
-}
-
 function oneOf<V extends string>(
   name: string,
   value: string | undefined,
@@ -193,28 +180,34 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
       throw new UsageError(`--protocol: '${name}' is not a valid name`);
   return {
     mode,
-    port: integer('port', values.port, 7890, 0, 65535),
+    port: integerFlag('--port', values.port, 7890, 0, 65535),
     host: values.addr,
     unixSocket: values['unix-socket'],
     sslCert: values['ssl-cert'],
     sslKey: values['ssl-key'],
     origins: list(values.origin),
     protocols,
-    maxMessageSize: integer('max-frame-size', values['max-frame-size'], 1024 * 1024, 1, 2 ** 32 - 1),
-    pingInterval: integer('ping-interval', values['ping-interval'], 30_000, 0, 2 ** 31 - 1),
+    maxMessageSize: integerFlag('--max-frame-size', values['max-frame-size'], 1024 * 1024, 1, 2 ** 32 - 1),
+    pingInterval: integerFlag('--ping-interval', values['ping-interval'], 30_000, 0, 2 ** 31 - 1),
     maxConnections:
       values['max-connections'] === undefined
         ? undefined
-        : integer('max-connections', values['max-connections'], 0, 1, 2 ** 31 - 1),
+        : integerFlag('--max-connections', values['max-connections'], 0, 1, 2 ** 31 - 1),
     accessLog: values['access-log'],
     deflate:
       oneOf('deflate', values.deflate, ['on', 'off'], 'on') === 'off'
         ? false
         : {
-            threshold: integer('deflate-threshold', values['deflate-threshold'], 1024, 0, 2 ** 32),
-            level: integer('deflate-level', values['deflate-level'], 6, 0, 9),
-            memLevel: integer('deflate-mem-level', values['deflate-mem-level'], 8, 1, 9),
-            serverMaxWindowBits: integer('deflate-window-bits', values['deflate-window-bits'], 15, 9, 15),
+            threshold: integerFlag('--deflate-threshold', values['deflate-threshold'], 1024, 0, 2 ** 32),
+            level: integerFlag('--deflate-level', values['deflate-level'], 6, 0, 9),
+            memLevel: integerFlag('--deflate-mem-level', values['deflate-mem-level'], 8, 1, 9),
+            serverMaxWindowBits: integerFlag(
+              '--deflate-window-bits',
+              values['deflate-window-bits'],
+              15,
+              9,
+              15,
+            ),
             serverNoContextTakeover: !!values['deflate-no-context-takeover'],
           },
     logLevel,
@@ -226,10 +219,10 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
       strict: !!values.strict,
       strictInfo: !!values['strict-info'],
       framing: oneOf('framing', values.framing, ['lines', 'chunks'], PIPE_DEFAULTS.framing),
-      backlog: integer('backlog', values.backlog, PIPE_DEFAULTS.backlog, 0, 1_000_000),
-      outputQueue: integer('pipe-buffer', values['pipe-buffer'], PIPE_DEFAULTS.outputQueue, 0, 2 ** 32),
-      maxClientBuffer: integer(
-        'max-client-buffer',
+      backlog: integerFlag('--backlog', values.backlog, PIPE_DEFAULTS.backlog, 0, 1_000_000),
+      outputQueue: integerFlag('--pipe-buffer', values['pipe-buffer'], PIPE_DEFAULTS.outputQueue, 0, 2 ** 32),
+      maxClientBuffer: integerFlag(
+        '--max-client-buffer',
         values['max-client-buffer'],
         PIPE_DEFAULTS.maxClientBuffer,
         0,

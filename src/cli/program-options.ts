@@ -5,6 +5,7 @@
  */
 import { defaultPassEnv } from '../bridges/cgi-env.js';
 import type { LogLevel } from './log.js';
+import { integerFlag } from './flag-values.js';
 import { UsageError } from './usage-error.js';
 
 type FlagKind = 'bool' | 'string' | 'int' | 'list';
@@ -143,21 +144,6 @@ export function parseGoFlags(argv: readonly string[]): { flags: Map<string, stri
   return { flags, rest: argv.slice(i) };
 }
 
-function integer(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new UsageError(`invalid value '${value}' for -${name}: not a whole number`);
-  const n = Number(value);
-  if (n < min || n > max)
-    throw new UsageError(`invalid value '${value}' for -${name}: must be ${min} to ${max}`);
-  return n;
-}
-
 function commaList(value: string | undefined): string[] {
   if (value === undefined) return [];
   return value
@@ -198,7 +184,7 @@ export function parseProgramCommandLine(argv: readonly string[]): ProgramConfig 
   const unixSocket = one('unixsocket');
   const config: ProgramConfig = {
     mode,
-    port: integer('port', one('port'), ssl ? 443 : 80, 0, 65535),
+    port: integerFlag('--port', one('port'), ssl ? 443 : 80, 0, 65535),
     addresses: (flags.get('address') ?? []).map(address),
     tcp: !unixSocket || flags.has('port') || flags.has('address'),
     unixSocket,
@@ -207,7 +193,7 @@ export function parseProgramCommandLine(argv: readonly string[]): ProgramConfig 
     sslKey: one('sslkey'),
     sslCa: one('sslca'),
     redirPort:
-      one('redirport') === undefined ? undefined : integer('redirport', one('redirport'), 0, 1, 65535),
+      one('redirport') === undefined ? undefined : integerFlag('--redirport', one('redirport'), 0, 1, 65535),
     origins: commaList(one('origin')),
     sameOrigin: on('sameorigin'),
     passEnv: flags.has('passenv') ? commaList(one('passenv')) : defaultPassEnv(),
@@ -220,10 +206,10 @@ export function parseProgramCommandLine(argv: readonly string[]): ProgramConfig 
     staticDir: one('staticdir'),
     cgiDir: one('cgidir'),
     devConsole: on('devconsole'),
-    maxForks: integer('maxforks', one('maxforks'), 1024, 0, 2 ** 31 - 1),
-    closeMs: integer('closems', one('closems'), 0, 0, 2 ** 31 - 1),
-    pingMs: integer('pingms', one('pingms'), 0, 0, 2 ** 31 - 1),
-    maxFrameSize: integer('maxframesize', one('maxframesize'), 1024 * 1024, 0, 2 ** 53 - 1),
+    maxForks: integerFlag('--maxforks', one('maxforks'), 1024, 0, 2 ** 31 - 1),
+    closeMs: integerFlag('--closems', one('closems'), 0, 0, 2 ** 31 - 1),
+    pingMs: integerFlag('--pingms', one('pingms'), 0, 0, 2 ** 31 - 1),
+    maxFrameSize: integerFlag('--maxframesize', one('maxframesize'), 1024 * 1024, 0, 2 ** 53 - 1),
     headers: headerPairs('header', flags.get('header')),
     wsHeaders: headerPairs('header-ws', flags.get('header-ws')),
     httpHeaders: headerPairs('header-http', flags.get('header-http')),

@@ -18,6 +18,7 @@ import { DEFAULT_MAX_FRAME, FramingConfigError } from '../framing/framer.js';
 import { framingSpec, FRAMING_NAMES, type FramingSpec } from '../framing/registry.js';
 import { createServer, type Server } from '../server/server.js';
 import { Logger, type LogLevel } from './log.js';
+import { integerFlag } from './flag-values.js';
 import { UsageError } from './usage-error.js';
 
 export const SOCKET_USAGE = `Usage: wsbridge --peer=URL [options]        (websocksy-style socket bridge)
@@ -143,19 +144,6 @@ const HELP_ONLY: SocketConfig = {
   logLevel: 'info',
 };
 
-function integer(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
-    throw new UsageError(`--${flag}: expected an integer from ${min} to ${max}, got '${value}'`);
-  return Number(value);
-}
-
 export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
   let values: Record<string, string | string[] | boolean | undefined>;
   try {
@@ -165,7 +153,13 @@ export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
   }
   const str = (name: string): string | undefined => values[name] as string | undefined;
   if (values.help === true) return { ...HELP_ONLY, help: true };
-  const maxFrameSize = integer('max-frame-size', str('max-frame-size'), DEFAULT_MAX_FRAME, 16, 2 ** 31 - 1);
+  const maxFrameSize = integerFlag(
+    '--max-frame-size',
+    str('max-frame-size'),
+    DEFAULT_MAX_FRAME,
+    16,
+    2 ** 31 - 1,
+  );
   let framing: FramingSpec;
   try {
     framing = framingSpec(str('framing') ?? 'auto', str('framing-config') ?? '', maxFrameSize);
@@ -208,21 +202,21 @@ export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
     requireProtocol: values['require-protocol'] === true,
     backend: str('backend'),
     backendConfig,
-    connectTimeout: integer('connect-timeout', str('connect-timeout'), 10_000, 1, 3_600_000),
+    connectTimeout: integerFlag('--connect-timeout', str('connect-timeout'), 10_000, 1, 3_600_000),
     peerTls: values['peer-tls'] === true,
     peerCa: str('peer-ca'),
     peerInsecure: values['peer-insecure'] === true,
-    port: integer('port', str('port'), 8001, 0, 65535),
+    port: integerFlag('--port', str('port'), 8001, 0, 65535),
     host: str('addr'),
     unixSocket: str('unix-socket'),
     sslCert: str('ssl-cert'),
     sslKey: str('ssl-key'),
     origins: (values.origin as string[] | undefined) ?? [],
-    pingInterval: integer('ping-interval', str('ping-interval'), 30, 0, 86_400) * 1000,
+    pingInterval: integerFlag('--ping-interval', str('ping-interval'), 30, 0, 86_400) * 1000,
     maxConnections:
       str('max-connections') === undefined
         ? undefined
-        : integer('max-connections', str('max-connections'), 0, 1, 10_000_000),
+        : integerFlag('--max-connections', str('max-connections'), 0, 1, 10_000_000),
     logLevel: level as LogLevel,
   };
 }
