@@ -19,6 +19,7 @@ import { isUtf8 } from 'node:buffer';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { LineSplitter } from '../framing/lines.js';
+import { ClientHold } from './client-hold.js';
 import { CloseCode } from '../protocol/errors.js';
 import type { Connection, ConnectionHandlers } from '../server/connection.js';
 
@@ -75,11 +76,6 @@ export class SpawnError extends Error {
 }
 
 const TEMPORARY = new Set(['EAGAIN', 'ENOMEM', 'EMFILE', 'ENFILE']);
-/**
- * While a client's socket is paused nothing is read from it, so its going away would go unnoticed (and
- * its program would run on): a Ping every this many ms makes a write fail if the peer is gone.
- */
-const PAUSED_PROBE_MS = 1000;
 const NEWLINE = Buffer.from('\n');
 const noop = (): void => undefined;
 
@@ -176,8 +172,7 @@ export class ProgramSession {
   /** Output is read but thrown away (no connection to send it to any more). */
   private discarding = false;
   /** The client's socket is paused until stdin drains. */
-  private inputPaused = false;
-  private probe: NodeJS.Timeout | undefined;
+  private readonly inputHold = new ClientHold();
   private listening = false;
   private terminating: Promise<void> | undefined;
   private closeSent = false;
@@ -245,19 +240,9 @@ export class ProgramSession {
       ok = this.stdin.write(NEWLINE);
       this.stdin.uncork();
     }
-    if (!ok && !this.inputPaused && this.conn) {
-      this.inputPaused = true;
-      this.conn.pause();
+    if (!ok && !this.inputHold.held && this.conn) {
+      this.inputHold.hold(this.conn);
       this.stdin.once('drain', () => this.resumeInput());
-      const conn = this.conn;
-      this.probe = setInterval(() => {
-        try {
-          if (conn.isOpen) conn.ping();
-        } catch {
-          // closing meanwhile: the close callback follows
-        }
-      }, PAUSED_PROBE_MS);
-      this.probe.unref();
     }
   }
 
@@ -400,10 +385,7 @@ export class ProgramSession {
   }
 
   private resumeInput(): void {
-    if (!this.inputPaused) return;
-    this.inputPaused = false;
-    clearInterval(this.probe);
-    this.conn?.resume();
+    this.inputHold.release(this.conn);
   }
 
   private stdinClosed(): void {

@@ -6,6 +6,8 @@ import type { Connection, ConnectionHandlers } from '../server/connection.js';
 import type { FramingSpec } from '../framing/registry.js';
 import { formatPeer, type PeerAddress } from './peer-address.js';
 
+export { ClientHold } from './client-hold.js';
+
 /** Where a peer session reports. */
 export interface PeerLog {
   error(message: string): void;
@@ -66,8 +68,6 @@ export class PeerError extends Error {
 }
 
 export const DEFAULT_CONNECT_TIMEOUT = 10_000;
-/** While the client's socket is paused, a Ping this often shows whether it is still there. */
-export const PAUSED_PROBE_MS = 1000;
 
 export function describePeer(address: PeerAddress): string {
   return formatPeer(address);
@@ -83,31 +83,4 @@ export function peerHandlers(): Required<
     drain: (conn) => conn.data?.drain(),
     close: (conn) => conn.data?.connectionClosed(),
   };
-}
-
-/** Pauses a client while its peer cannot take more, pinging it so a vanished client is noticed. */
-export class ClientHold {
-  private timer: NodeJS.Timeout | undefined;
-  held = false;
-
-  hold(conn: Connection<unknown>): void {
-    if (this.held) return;
-    this.held = true;
-    conn.pause();
-    this.timer = setInterval(() => {
-      try {
-        if (conn.isOpen) conn.ping();
-      } catch {
-        // closing meanwhile: the close callback follows
-      }
-    }, PAUSED_PROBE_MS);
-    this.timer.unref();
-  }
-
-  release(conn: Connection<unknown> | undefined): void {
-    if (!this.held) return;
-    this.held = false;
-    clearInterval(this.timer);
-    conn?.resume();
-  }
 }

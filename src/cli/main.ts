@@ -21,6 +21,7 @@ import { Logger } from './log.js';
 import { parseCommandLine, USAGE, type CliConfig } from './options.js';
 import { isProgramCommandLine, runProgramMode } from './program-mode.js';
 import { isSocketCommandLine, runSocketMode } from './socket-mode.js';
+import { counted, untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
 
 function version(): string {
@@ -206,21 +207,11 @@ async function main(argv: string[]): Promise<number> {
     return code;
   }
   const { server, release } = running;
-  return new Promise((resolve) => {
-    const stop = (signal: string): void => {
-      process.once(signal, () => resolve(130)); // before the log line: a second signal sent on seeing it must not kill us
-      log.info(`${signal}: shutting down (${server.count} connection${server.count === 1 ? '' : 's'})`);
-      server
-        .close()
-        .then(release)
-        .then(
-          () => resolve(0),
-          () => resolve(1),
-        );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  return untilSignal(
+    log,
+    () => counted(server.count, 'connection'),
+    () => server.close().then(release),
+  );
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -42,6 +42,7 @@ import {
   PROGRAM_USAGE,
   type ProgramConfig,
 } from './program-options.js';
+import { counted, untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
 import { originRefusal } from './websocketd-origin.js';
 
@@ -499,18 +500,9 @@ export async function runProgramMode(argv: readonly string[]): Promise<number> {
     process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
-  return new Promise((resolve) => {
-    const onSignal = (signal: string): void => {
-      process.once(signal, () => resolve(130)); // a second signal: give up waiting
-      log.info(
-        `${signal}: shutting down (${running.sessions.size} program${running.sessions.size === 1 ? '' : 's'})`,
-      );
-      stop(running, log).then(
-        () => resolve(0),
-        () => resolve(1),
-      );
-    };
-    process.once('SIGINT', () => onSignal('SIGINT'));
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-  });
+  return untilSignal(
+    log,
+    () => counted(running.sessions.size, 'program'),
+    () => stop(running, log),
+  );
 }

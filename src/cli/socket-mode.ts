@@ -19,6 +19,7 @@ import { framingSpec, FRAMING_NAMES, type FramingSpec } from '../framing/registr
 import { createServer, type Server } from '../server/server.js';
 import { Logger, type LogLevel } from './log.js';
 import { integerFlag } from './flag-values.js';
+import { counted, untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
 
 export const SOCKET_USAGE = `Usage: wsbridge --peer=URL [options]        (websocksy-style socket bridge)
@@ -360,16 +361,9 @@ export async function runSocketMode(argv: readonly string[]): Promise<number> {
     process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
-  return new Promise((resolve) => {
-    const stop = (signal: string): void => {
-      process.once(signal, () => resolve(130));
-      log.info(`${signal}: shutting down (${server.count} connection${server.count === 1 ? '' : 's'})`);
-      server.close().then(
-        () => resolve(0),
-        () => resolve(1),
-      );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  return untilSignal(
+    log,
+    () => counted(server.count, 'connection'),
+    () => server.close(),
+  );
 }
