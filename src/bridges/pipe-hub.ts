@@ -15,8 +15,7 @@ import type { Readable } from 'node:stream';
 import { CloseCode, InvalidStateError } from '../protocol/errors.js';
 import { isValidCloseCode } from '../protocol/close.js';
 import type { Connection, ConnectionHandlers } from '../server/connection.js';
-import { prepareFrames } from '../server/hub.js';
-import type { Server } from '../server/server.js';
+import { prepareFrames, type ClientGroup } from '../server/hub.js';
 import { GWSOCKET_CHUNK, splitChunks } from '../framing/chunks.js';
 import { LineSplitter } from '../framing/lines.js';
 import {
@@ -112,7 +111,7 @@ export class PipeHub<T = unknown> {
       lostInFlight: this.output.losses.lostInFlight,
     };
   }
-  private server: Server<T> | undefined;
+  private clients: ClientGroup<T> | undefined;
   private readonly backlog: { data: Buffer; binary: boolean }[] = [];
   private readonly slow = new Map<number, number>();
   private outputBlocked = false;
@@ -156,9 +155,9 @@ export class PipeHub<T = unknown> {
     };
   }
 
-  /** Starts moving data; call once the server exists. */
-  attach(server: Server<T>): void {
-    this.server = server;
+  /** Starts moving data to and from these clients (the server, or a route's group). */
+  attach(clients: ClientGroup<T>): void {
+    this.clients = clients;
     this.input.on('data', (chunk: Buffer) => this.onInput(chunk));
     this.input.on('writer-closed', () => {
       // The last writer closed: its last line ends here even without a newline.
@@ -205,9 +204,9 @@ export class PipeHub<T = unknown> {
     if (messages.length === 0) return;
     this.pending = [];
     this.counts.fromApplication += messages.length;
-    const server = this.server!;
+    const clients = this.clients!;
     this.pendingSkips = messages.length;
-    const sent = server.broadcastPrepared(prepareFrames(messages, this.pendingBinary), {
+    const sent = clients.broadcastPrepared(prepareFrames(messages, this.pendingBinary), {
       slowerThan: this.options.maxClientBuffer,
       onSlow: this.onSlow,
     });
@@ -219,7 +218,7 @@ export class PipeHub<T = unknown> {
   }
 
   private hasOpenClient(): boolean {
-    for (const conn of this.server!) if (conn.isOpen) return true;
+    for (const conn of this.clients!) if (conn.isOpen) return true;
     return false;
   }
 
@@ -257,7 +256,7 @@ export class PipeHub<T = unknown> {
 
   private checkRecovered(): void {
     for (const [id, dropped] of this.slow) {
-      const conn = this.server!.get(id);
+      const conn = this.clients!.get(id);
       if (!conn) this.slow.delete(id);
       else if (conn.bufferedAmount <= this.options.maxClientBuffer) {
         this.slow.delete(id);
@@ -313,13 +312,13 @@ export class PipeHub<T = unknown> {
 
   /** Id 0 means every open client; any other id one client (refused if it is not open). */
   private targets(id: number): Connection<T>[] {
-    if (id === 0) return [...this.server!].filter((c) => c.isOpen);
+    if (id === 0) return [...this.clients!].filter((c) => c.isOpen);
     const conn = this.openClient(id);
     return conn ? [conn] : [];
   }
 
   private openClient(id: number): Connection<T> | undefined {
-    const conn = this.server!.get(id);
+    const conn = this.clients!.get(id);
     if (conn && conn.isOpen) return conn;
     this.refuse(id, conn ? `client ${id} is closing` : `no client with id ${id}`);
     return undefined;
@@ -383,7 +382,7 @@ export class PipeHub<T = unknown> {
       // The application reads slower than clients send: stop reading clients (TCP slows them) until drain.
       this.outputBlocked = true;
       this.log.debug('output is full: pausing clients');
-      for (const conn of this.server ?? []) conn.pause();
+      for (const conn of this.clients ?? []) conn.pause();
     }
   }
 
@@ -391,7 +390,7 @@ export class PipeHub<T = unknown> {
     if (!this.outputBlocked) return;
     this.outputBlocked = false;
     this.log.debug('output drained: resuming clients');
-    for (const conn of this.server ?? []) conn.resume();
+    for (const conn of this.clients ?? []) conn.resume();
   }
 
   private readonly notes = new Map<string, { last: number; suppressed: number }>();

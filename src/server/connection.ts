@@ -197,6 +197,11 @@ export class Connection<T = unknown> implements SessionHandler {
     this.handlers = handlers;
   }
 
+  /** Runs the `shutdown` callback (the server is closing; called by the server before the 1001). */
+  notifyShutdown(): void {
+    this.handlers.shutdown?.(this);
+  }
+
   /** Request path, e.g. `/chat`. */
   get path(): string {
     return this.request.path;

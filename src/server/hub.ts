@@ -63,7 +63,13 @@ export interface BroadcastOptions<T = unknown> {
   onSlow?: (conn: Connection<T>) => void;
 }
 
-export class Hub<T = unknown> implements ConnectionOwner, Iterable<Connection<T>> {
+/** The clients a bridge serves: the whole server, or one route's share of it. */
+export interface ClientGroup<T = unknown> extends Iterable<Connection<T>> {
+  get(id: number): Connection<T> | undefined;
+  broadcastPrepared(frame: PreparedFrame, options?: BroadcastOptions<T>): number;
+}
+
+export class Hub<T = unknown> implements ClientGroup<T>, ConnectionOwner, Iterable<Connection<T>> {
   private readonly connections = new Map<number, Connection<T>>();
 
   /** Number of connections in the hub (open or closing). */

@@ -63,6 +63,10 @@ export interface UpgradeInfo<T = unknown> extends RequestInfo {
    * it ran (the client went away, a later check refused it, the server is shutting down).
    */
   abort?: () => void;
+  /** Callbacks for this connection instead of the server's (one server, many routes). */
+  handlers?: ConnectionHandlers<T>;
+  /** Largest incoming message for this connection, bytes, instead of the server's `maxMessageSize`. */
+  maxMessageSize?: number;
 }
 
 /** A failed handshake, for logs. */
@@ -307,7 +311,7 @@ export class Server<T = unknown> {
     this.keepalive.stop();
     for (const socket of this.pending) socket.destroy();
     for (const conn of this.hub) {
-      this.options.shutdown?.(conn);
+      conn.notifyShutdown();
       conn.close(CloseCode.GoingAway, 'server shutting down');
     }
     const deadline = Date.now() + this.settings.shutdownTimeout;
@@ -471,7 +475,7 @@ export class Server<T = unknown> {
           negotiated.params,
           'server',
           deflateOptions,
-          this.settings.maxMessageSize,
+          info.maxMessageSize ?? this.settings.maxMessageSize,
         );
       }
     }
@@ -489,19 +493,23 @@ export class Server<T = unknown> {
       return;
     }
     socket.write(response);
+    const handlers = info.handlers ?? this.options;
     const conn = new Connection<T>({
       socket,
       role: 'server',
       request: info,
       protocol: accepted.protocol,
-      handlers: this.options,
-      limits: this.limits,
+      handlers,
+      limits:
+        info.maxMessageSize === undefined
+          ? this.limits
+          : { ...this.limits, maxMessageSize: info.maxMessageSize },
       owner: this.hub,
       deflate,
     });
     conn.data = info.data;
     this.hub.add(conn);
-    this.options.open?.(conn);
+    handlers.open?.(conn);
     if (rest.length > 0 && conn.isOpen) conn.receive(rest);
   }
 }

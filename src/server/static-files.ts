@@ -161,19 +161,19 @@ async function listDirectory(req: IncomingMessage, res: ServerResponse, dir: str
 
 /**
  * A request handler serving the files under `root` (whose real path is `realRoot`). Only GET and HEAD;
- * anything else is 405.
+ * anything else is 405. `url` is the request target within the mount point (default: `req.url`).
  */
 export function createStaticHandler(
   realRoot: string,
-): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  return async (req, res) => {
+): (req: IncomingMessage, res: ServerResponse, url?: string) => Promise<void> {
+  return async (req, res, url = req.url ?? '/') => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.statusCode = 405;
       res.setHeader('Allow', 'GET, HEAD');
       res.end('405 method not allowed\n');
       return;
     }
-    const urlPath = targetPath(req.url ?? '/');
+    const urlPath = targetPath(url);
     const decoded = decodeUrlPath(urlPath);
     if (decoded === undefined || decoded.includes('\0')) {
       res.statusCode = 400;
@@ -191,10 +191,7 @@ export function createStaticHandler(
     if (!info) return notFound(res);
     if (info.isDirectory()) {
       if (!decoded.endsWith('/')) {
-        redirect(
-          res,
-          `${posix.basename(urlPath)}/${req.url?.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`,
-        );
+        redirect(res, `${posix.basename(urlPath)}/${url.includes('?') ? url.slice(url.indexOf('?')) : ''}`);
         return;
       }
       const index = await realPathInside(realRoot, join(real, 'index.html'));
