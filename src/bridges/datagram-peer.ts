@@ -8,10 +8,9 @@
  *   are dropped, counted, and logged (once per burst).
  * - ICMP errors (port unreachable → ECONNREFUSED) close the client with 1014.
  *
- * `unix-dgram://` is refused: Node.js has no Unix datagram sockets in core, and the npm packages for
- * them are native add-ons; see the README.
+ * `unix-dgram://` peers use the same session over the optional add-on's socket (unix-dgram-peer.ts).
  */
-import { createSocket, type Socket as DgramSocket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { CloseCode } from '../protocol/errors.js';
 import type { Connection } from '../server/connection.js';
@@ -32,7 +31,17 @@ const RESUME_BELOW = 16;
 const EARLY_QUEUE = 64;
 
 export const UNIX_DGRAM_UNSUPPORTED =
-  'unix-dgram:// peers are not supported: Node.js has no Unix datagram sockets without a native add-on';
+  'unix-dgram:// peers are not supported: Node.js has no Unix datagram sockets without a native add-on; ' +
+  'install the optional package unix-dgram (npm builds it with python3, make and g++)';
+
+/** What DatagramPeer needs of a socket: a connected node:dgram one, or unix-dgram-peer.ts's adapter. */
+export interface DatagramSocket {
+  send(data: Buffer, callback: (error: Error | null) => void): void;
+  close(): void;
+  on(event: 'message', listener: (msg: Buffer) => void): this;
+  on(event: 'error', listener: (error: NodeJS.ErrnoException) => void): this;
+  once(event: 'close', listener: () => void): this;
+}
 
 export async function connectDatagramPeer(address: HostAddress, options: PeerOptions): Promise<DatagramPeer> {
   const name = formatPeer(address);
@@ -79,9 +88,9 @@ export class DatagramPeer implements PeerSession {
   private readonly maxClientBuffer: number;
   private readonly emit: Emit = (data, binary) => this.conn?.isOpen && this.conn.send(data, binary);
 
-  /** @internal use connectDatagramPeer */
+  /** @internal use connectDatagramPeer or connectUnixDgramPeer */
   constructor(
-    private readonly socket: DgramSocket,
+    private readonly socket: DatagramSocket,
     private readonly framer: Framer,
     name: string,
     options: PeerOptions,

@@ -1,8 +1,9 @@
 /** Opens a peer of any scheme before the handshake is answered. */
-import { connectDatagramPeer, UNIX_DGRAM_UNSUPPORTED } from './datagram-peer.js';
-import type { HostAddress, PeerAddress } from './peer-address.js';
-import { PeerError, type PeerOptions, type PeerSession } from './peer-session.js';
+import { connectDatagramPeer } from './datagram-peer.js';
+import type { HostAddress, PathAddress, PeerAddress } from './peer-address.js';
+import type { PeerOptions, PeerSession } from './peer-session.js';
 import { connectStreamPeer } from './stream-peer.js';
+import { connectUnixDgramPeer } from './unix-dgram-peer.js';
 
 export function openPeer(address: PeerAddress, options: PeerOptions): Promise<PeerSession> {
   switch (address.scheme) {
@@ -13,6 +14,6 @@ export function openPeer(address: PeerAddress, options: PeerOptions): Promise<Pe
     case 'udp':
       return connectDatagramPeer(address as HostAddress, options);
     case 'unix-dgram':
-      return Promise.reject(new PeerError(UNIX_DGRAM_UNSUPPORTED, 502));
+      return connectUnixDgramPeer(address as PathAddress, options);
   }
 }
