@@ -134,7 +134,9 @@ Output:
   -V, --version              print the version
 
 A browser opening http://HOST:PORT/ gets a page to send messages and see the replies.
-Program mode (websocketd): wsbridge [websocketd options] COMMAND [ARGS...]; see wsbridge --help websocketd`;
+Program mode (websocketd): wsbridge [websocketd options] COMMAND [ARGS...]; see wsbridge --help websocketd
+Socket mode (websocksy): wsbridge --peer=URL [options]; see wsbridge --peer= --help
+Many endpoints on one server: wsbridge --config=FILE.toml (also reads websocksy's config file)`;
 
 function oneOf<V extends string>(
   name: string,

@@ -4,21 +4,19 @@
  * backend; `--backend=./select.js` plugs in a JavaScript module. Each client gets its own peer, connected
  * before the 101 (502 if it cannot be reached).
  */
-import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
-import type { Backend } from '../bridges/backend.js';
-import { BackendConfigError, createFileBackend, fileBackendConfig } from '../bridges/backend-file.js';
-import { loadBackendModule } from '../bridges/backend-module.js';
-import { UNIX_DGRAM_UNSUPPORTED } from '../bridges/datagram-peer.js';
-import { formatPeer, parsePeerAddress, PeerAddressError, type PeerAddress } from '../bridges/peer-address.js';
-import { createPeerBridge } from '../bridges/peer-bridge.js';
+import { unixDgramMissing } from '../bridges/unix-dgram-peer.js';
+import { parsePeerAddress, PeerAddressError, type PeerAddress } from '../bridges/peer-address.js';
 import type { PeerSession } from '../bridges/peer-session.js';
 import { DEFAULT_MAX_FRAME, FramingConfigError } from '../framing/framer.js';
 import { framingSpec, FRAMING_NAMES, type FramingSpec } from '../framing/registry.js';
+import { ROOT_MOUNT } from '../routes/endpoint.js';
+import { soleEndpointOptions } from '../routes/serve-endpoint.js';
+import { createSocketEndpoint, type SocketRouteConfig } from '../routes/socket-route.js';
 import { createServer, type Server } from '../server/server.js';
 import { Logger, type LogLevel } from './log.js';
 import { integerFlag } from './flag-values.js';
+import { listenAddress, serverTls } from './server-settings.js';
 import { counted, untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
 
@@ -26,7 +24,8 @@ export const SOCKET_USAGE = `Usage: wsbridge --peer=URL [options]        (websoc
        wsbridge --backend=file|./select.js [-c KEY=VALUE]... [options]
 
 Peer:
-  --peer=URL                 tcp://HOST:PORT, tcps://HOST:PORT (TLS), udp://HOST:PORT, unix://PATH
+  --peer=URL                 tcp://HOST:PORT, tcps://HOST:PORT (TLS), udp://HOST:PORT, unix://PATH,
+                             unix-dgram://PATH
                              (IPv6 in brackets: tcp://[::1]:5900); no scheme means TCP
   --framing=NAME             peer → client: ${FRAMING_NAMES.join(', ')} (default auto)
   --framing-config=TEXT      separator: the separator (escapes \\r \\t \\n \\0 \\f \\\\ \\xHH);
@@ -51,7 +50,7 @@ Listening:
   --log-level=error|info|debug, -q   (logs go to stderr)
   -h, --help`;
 
-const spec = {
+export const SOCKET_FLAGS = {
   peer: { type: 'string' },
   framing: { type: 'string' },
   'framing-config': { type: 'string' },
@@ -97,19 +96,8 @@ export function isSocketCommandLine(argv: readonly string[]): boolean {
 }
 
 /** Socket mode settings, checked. */
-export interface SocketConfig {
+export interface SocketConfig extends SocketRouteConfig {
   help: boolean;
-  peer: PeerAddress | undefined;
-  framing: FramingSpec;
-  maxFrameSize: number;
-  protocol: string | undefined;
-  requireProtocol: boolean;
-  backend: string | undefined;
-  backendConfig: [string, string][];
-  connectTimeout: number;
-  peerTls: boolean;
-  peerCa: string | undefined;
-  peerInsecure: boolean;
   port: number;
   host: string | undefined;
   unixSocket: string | undefined;
@@ -148,7 +136,12 @@ const HELP_ONLY: SocketConfig = {
 export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
   let values: Record<string, string | string[] | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: SOCKET_FLAGS,
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0]);
   }
@@ -176,8 +169,8 @@ export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
       if (error instanceof PeerAddressError) throw new UsageError(`--peer: ${error.message}`);
       throw error;
     }
-    if (peer.scheme === 'unix-dgram')
-      throw new UsageError(`--peer: ${UNIX_DGRAM_UNSUPPORTED} (see the README)`);
+    const missing = peer.scheme === 'unix-dgram' ? unixDgramMissing() : undefined;
+    if (missing) throw new UsageError(`--peer: ${missing} (see the README)`);
   }
   const backendConfig: [string, string][] = ((values['backend-config'] as string[] | undefined) ?? []).map(
     (pair) => {
@@ -222,121 +215,33 @@ export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
   };
 }
 
-function readFile(flag: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw new UsageError(
-      `cannot read ${flag} file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`,
-    );
-  }
-}
-
-/** Loads a backend by name: `file` (websocksy), `defaultpeer` (host/port/framing keys), or a JS module. */
-export async function loadBackend(
-  name: string,
-  pairs: readonly [string, string][],
-): Promise<{ backend?: Backend; peer?: PeerAddress; framing?: [string, string]; protocol?: string }> {
-  try {
-    if (name === 'file') return { backend: createFileBackend(fileBackendConfig(pairs)) };
-    if (name === 'defaultpeer') {
-      const get = (key: string): string | undefined => [...pairs].reverse().find(([k]) => k === key)?.[1];
-      for (const [key] of pairs)
-        if (!['host', 'port', 'framing', 'framing-config', 'protocol'].includes(key))
-          throw new BackendConfigError(`defaultpeer backend: unknown key '${key}'`);
-      const port = get('port') ?? '5900';
-      if (!/^\d+$/.test(port)) throw new BackendConfigError(`defaultpeer backend: bad port '${port}'`);
-      return {
-        peer: parsePeerAddress(get('host') ?? 'tcp://localhost', Number(port)),
-        framing: [get('framing') ?? 'auto', get('framing-config') ?? ''],
-        protocol: get('protocol'),
-      };
-    }
-    if (/\.(c|m)?js$/.test(name) || name.includes('/'))
-      return { backend: await loadBackendModule(name, Object.fromEntries(pairs)) };
-  } catch (error) {
-    if (error instanceof BackendConfigError || error instanceof PeerAddressError)
-      throw new UsageError(error.message);
-    throw error;
-  }
-  throw new UsageError(`--backend: unknown backend '${name}' (file, defaultpeer, or a .js module path)`);
-}
-
 async function start(config: SocketConfig, log: Logger): Promise<Server<PeerSession>> {
-  const tls = config.sslCert
-    ? { cert: readFile('--ssl-cert', config.sslCert), key: readFile('--ssl-key', config.sslKey!) }
-    : undefined;
-  if (tls) {
-    try {
-      createSecureContext(tls);
-    } catch (error) {
-      throw new UsageError(
-        `--ssl-cert/--ssl-key: not a usable certificate and key (${(error as Error).message})`,
-      );
-    }
-  }
-  let peer = config.peer;
-  let framing = config.framing;
-  let protocol = config.protocol;
-  let backend: Backend | undefined;
-  if (config.backend) {
-    const loaded = await loadBackend(config.backend, config.backendConfig);
-    backend = loaded.backend;
-    peer = loaded.peer ?? peer;
-    if (loaded.framing) {
-      try {
-        framing = framingSpec(loaded.framing[0], loaded.framing[1], config.maxFrameSize);
-      } catch (error) {
-        throw new UsageError(`defaultpeer backend: ${(error as Error).message}`);
-      }
-    }
-    protocol = loaded.protocol ?? protocol;
-  }
-  const bridge = createPeerBridge({
-    peer,
-    backend,
-    framing,
-    maxFrameSize: config.maxFrameSize,
-    protocol,
-    requireProtocol: config.requireProtocol,
-    connectTimeout: config.connectTimeout,
-    forceTls: config.peerTls,
-    tls: {
-      ca: config.peerCa ? readFile('--peer-ca', config.peerCa) : undefined,
-      insecure: config.peerInsecure,
-    },
-    log,
-  });
+  const tls = serverTls(config.sslCert, config.sslKey);
+  const endpoint = await createSocketEndpoint(config, log);
+  const options = soleEndpointOptions(endpoint, ROOT_MOUNT, log);
   const server = createServer<PeerSession>({
     tls,
     origins: config.origins,
     maxMessageSize: config.maxFrameSize,
     pingInterval: config.pingInterval,
     maxConnections: config.maxConnections,
-    upgrade: (info) => bridge.upgrade(info),
     handshakeFailed: (f) =>
       log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.request?.url ?? '-'}: ${f.message}`),
-    ...bridge.handlers,
+    ...options,
     open: (conn) => {
       log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`);
-      bridge.handlers.open(conn);
+      options.open?.(conn);
     },
     close: (conn, code, reason) => {
       log.debug(`close #${conn.id} ${code}${reason ? ` ${reason}` : ''}`);
-      bridge.handlers.close(conn, code, reason);
+      options.close?.(conn, code, reason);
     },
   });
   if (config.unixSocket) await server.listen({ path: config.unixSocket });
   else await server.listen({ port: config.port, host: config.host });
-  const where = server.address();
   const shown =
-    typeof where === 'string'
-      ? `unix:${where}`
-      : where?.family === 'IPv6'
-        ? `[${where.address}]:${where.port}`
-        : `${where?.address}:${where?.port}`;
-  const target = backend ? `backend ${config.backend}` : formatPeer(peer!);
-  log.info(`socket mode (${target}, framing ${framing.name}) listening on ${tls ? 'wss' : 'ws'}://${shown}/`);
+    typeof server.address() === 'string' ? `unix:${listenAddress(server)}` : listenAddress(server);
+  log.info(`socket mode (${endpoint.label}) listening on ${tls ? 'wss' : 'ws'}://${shown}/`);
   return server;
 }
 

@@ -3,7 +3,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { unixDgramMissing } from '../../src/bridges/unix-dgram-peer.js';
 import { runCli, startCli, tempDir, type CliServer } from '../helpers/peers.js';
 import {
   lineService,
@@ -17,6 +20,11 @@ import {
   until,
   type Peer,
 } from './harness.js';
+
+/** Echoes each datagram to its sender (an independent Unix datagram peer). */
+const UNIX_DGRAM_ECHO =
+  'import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\n' +
+  'while True:\n    data, addr = s.recvfrom(65536)\n    s.sendto(data, addr)\n';
 
 const running: CliServer[] = [];
 const peers: Peer[] = [];
@@ -265,13 +273,34 @@ describe('socket mode: datagram peers', () => {
     assert.match(closed.reason, /ECONNREFUSED/);
   });
 
-  it('unix-dgram:// is refused with a clear message', async () => {
-    const result = await runCli(['--peer=unix-dgram:///tmp/x.sock']);
-    assert.equal(result.code, 2);
-    assert.match(
-      result.stderr,
-      /unix-dgram:\/\/ peers are not supported: Node\.js has no Unix datagram sockets/,
-    );
+  it('unix-dgram:// echo: one message per datagram; a missing path is a 502', async (t) => {
+    const missing = unixDgramMissing();
+    if (missing) {
+      if (process.env.WSBRIDGE_REQUIRE_PEERS === '1') assert.fail(missing);
+      t.skip(missing);
+      return;
+    }
+    const dir = tempDir();
+    const path = join(dir.path, 'echo.sock');
+    const echo = spawn('/usr/bin/python3', ['-c', UNIX_DGRAM_ECHO, path], { stdio: 'ignore' });
+    try {
+      await until(() => existsSync(path), 5000, 'python unix-dgram echo');
+      const s = await bridge([`--peer=unix-dgram://${path}`]);
+      const client = await Recorder.open(url(s));
+      client.ws.send('ping 1');
+      client.ws.send(Buffer.from([0xfe, 1, 2]));
+      await client.waitMessages(2);
+      assert.deepEqual(client.messages, [
+        { data: Buffer.from('ping 1'), binary: false },
+        { data: Buffer.from([0xfe, 1, 2]), binary: true },
+      ]);
+      client.ws.close();
+      const gone = await bridge([`--peer=unix-dgram://${join(dir.path, 'nobody.sock')}`]);
+      await assert.rejects(Recorder.open(url(gone)), (e: { status?: number }) => e.status === 502);
+    } finally {
+      echo.kill('SIGKILL');
+      dir.cleanup();
+    }
   });
 });
 

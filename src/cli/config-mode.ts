@@ -1,0 +1,199 @@
+/**
+ * `wsbridge --config=FILE`: one server for every route of a wsbridge TOML file (config/wsbridge-config.ts),
+ * or websocksy's own INI file run as socket mode (config/websocksy-config.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/config-error.js';
+import { isWebsocksyConfig, websocksyArgs } from '../config/websocksy-config.js';
+import { loadWsbridgeConfig, type RouteConfig, type WsbridgeConfig } from '../config/wsbridge-config.js';
+import { createEchoEndpoint } from '../routes/echo-route.js';
+import type { Endpoint } from '../routes/endpoint.js';
+import { createPipeEndpoint } from '../routes/pipe-route.js';
+import { createProgramEndpoint } from '../routes/program-route.js';
+import { describeMatch, RouteTable, type Route } from '../routes/route-table.js';
+import { createSocketEndpoint } from '../routes/socket-route.js';
+import { createServer, type Server } from '../server/server.js';
+import type { AccessLog } from './access-log.js';
+import { Logger } from './log.js';
+import { listenAddress, openAccessLog, serverTls } from './server-settings.js';
+import { runSocketMode } from './socket-mode.js';
+import { counted, untilSignal } from './until-signal.js';
+import { UsageError } from './usage-error.js';
+
+export const CONFIG_USAGE = `Usage: wsbridge --config=FILE
+
+FILE is either a wsbridge TOML file ([server] settings and [[route]] tables, see the README's
+"Routes" section) or websocksy's own config file ([core] and [backend] sections).`;
+
+/** True when the command line names a config file (before any `--`). */
+export function isConfigCommandLine(argv: readonly string[]): boolean {
+  for (const arg of argv) {
+    if (arg === '--') return false;
+    if (arg === '--config' || arg.startsWith('--config=')) return true;
+  }
+  return false;
+}
+
+function configFile(argv: readonly string[]): string {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { config: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    const other = /'([^']+)'/.exec((error as Error).message)?.[1];
+    throw new UsageError(
+      other
+        ? `--config takes no other flags or arguments: put '${other}' in the file`
+        : (error as Error).message.split('\n')[0],
+    );
+  }
+  if (!values.config) throw new UsageError('--config needs a file name');
+  return values.config;
+}
+
+async function endpointFor(
+  route: RouteConfig,
+  config: WsbridgeConfig,
+  tls: boolean,
+  log: Logger,
+): Promise<Endpoint> {
+  switch (route.type) {
+    case 'echo':
+      return createEchoEndpoint();
+    case 'pipe':
+      return createPipeEndpoint(route.pipe!, route.maxMessageSize ?? config.server.maxMessageSize, log);
+    case 'socket':
+      return createSocketEndpoint(route.socket!, log);
+    case 'program':
+    case 'static':
+      return createProgramEndpoint({ ...route.program!, ssl: tls }, log);
+  }
+}
+
+interface Running {
+  server: Server;
+  table: RouteTable;
+  accessLog: AccessLog | undefined;
+}
+
+async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
+  const { server: settings } = config;
+  let tls: ReturnType<typeof serverTls>;
+  let accessLog: AccessLog | undefined;
+  try {
+    tls = serverTls(settings.sslCert, settings.sslKey, ['--ssl-cert', '--ssl-key']);
+    accessLog = await openAccessLog(settings.accessLog);
+  } catch (error) {
+    throw error instanceof UsageError ? config.whereServer(error.message) : error;
+  }
+  const routes: Route[] = [];
+  const stopAll = (): Promise<unknown> => Promise.all(routes.map((r) => r.endpoint.stop?.()));
+  try {
+    for (const route of config.routes) {
+      let endpoint: Endpoint;
+      try {
+        endpoint = await endpointFor(route, config, tls !== undefined, log);
+      } catch (error) {
+        if (error instanceof UsageError) throw config.where(route, error.message);
+        throw error;
+      }
+      routes.push({
+        match: route.match,
+        endpoint,
+        maxMessageSize: route.maxMessageSize,
+        protocols: route.protocols,
+      });
+    }
+  } catch (error) {
+    await stopAll();
+    await accessLog?.end();
+    throw error;
+  }
+  const unixSocket = settings.unixSocket !== undefined;
+  const table = new RouteTable(routes, unixSocket, {
+    open: (conn) => {
+      accessLog?.open(conn);
+      log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`);
+    },
+    close: (conn, code, reason) => {
+      accessLog?.close(conn);
+      log.debug(`close #${conn.id} ${code}${reason ? ` ${reason}` : ''}`);
+    },
+  });
+  const server = createServer({
+    tls,
+    origins: settings.origins,
+    maxMessageSize: settings.maxMessageSize,
+    pingInterval: settings.pingInterval,
+    maxConnections: settings.maxConnections,
+    perMessageDeflate: settings.deflate,
+    handshakeFailed: (f) => {
+      accessLog?.refused(f);
+      log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.request?.url ?? '-'}: ${f.message}`);
+    },
+    ...table.serverOptions(log),
+  });
+  try {
+    if (settings.unixSocket) await server.listen({ path: settings.unixSocket });
+    else await server.listen({ port: settings.port, host: settings.host });
+  } catch (error) {
+    await stopAll();
+    await accessLog?.end();
+    throw error;
+  }
+  table.start();
+  const scheme = tls ? 'wss' : 'ws';
+  log.info(
+    `${config.file}: ${counted(routes.length, 'route')}, listening on ${scheme}://${listenAddress(server)}/`,
+  );
+  for (const route of routes) log.info(`  ${describeMatch(route.match)} → ${route.endpoint.label}`);
+  return { server, table, accessLog };
+}
+
+/** Runs a config file until SIGINT or SIGTERM; resolves with the exit status. */
+export async function runConfigMode(argv: readonly string[]): Promise<number> {
+  let config: WsbridgeConfig;
+  let log: Logger;
+  try {
+    const file = configFile(argv);
+    let source: string;
+    try {
+      source = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(
+        file,
+        undefined,
+        `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+    if (isWebsocksyConfig(source)) return runSocketMode(websocksyArgs(file, source));
+    config = loadWsbridgeConfig(file, source);
+    log = new Logger(config.server.logLevel);
+  } catch (error) {
+    if (!(error instanceof UsageError || error instanceof ConfigError)) throw error;
+    process.stderr.write(`wsbridge: ${error.message}\n`);
+    return 2;
+  }
+  let running: Running;
+  try {
+    running = await start(config, log);
+  } catch (error) {
+    process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
+    return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
+  }
+  const { server, table, accessLog } = running;
+  return untilSignal(
+    log,
+    () => [counted(server.count, 'connection'), ...table.live()].join(', '),
+    async () => {
+      await server.close();
+      await table.stop();
+      await accessLog?.end();
+    },
+  );
+}

@@ -1,0 +1,17 @@
+/** The echo endpoint: every message goes back to its sender; GET on the mount point shows the console page. */
+import type { Endpoint } from './endpoint.js';
+import { consolePageRequest } from './console-request.js';
+
+export function createEchoEndpoint(): Endpoint<unknown> {
+  return {
+    label: 'echo',
+    upgrade: () => {},
+    request: consolePageRequest,
+    handlers: {
+      message: (conn, data, isBinary) => {
+        if (!conn.send(data, isBinary)) conn.pause(); // backpressure: stop reading a client that does not read
+      },
+      drain: (conn) => conn.resume(),
+    },
+  };
+}
