@@ -31,10 +31,20 @@ import {
   runPipe,
   type PipeResult,
 } from './pipe.js';
+import {
+  printTcpBridge,
+  runTcpBridge,
+  TCP_BRIDGE_PATHS,
+  TCP_BRIDGE_SCENARIO,
+  tcpBridgeSummaryRows,
+  tcpBridgeTitle,
+  type TcpBridgePath,
+  type TcpBridgeResult,
+} from './tcp-bridge.js';
 
 const USAGE = `usage: node dist/bench/run.js [options]
   --scenario, -s LIST   scenarios, comma-separated or repeated (default: all)
-                        ${[...SCENARIOS, EXEC_SCENARIO, PIPE_SCENARIO].join(', ')}
+                        ${[...SCENARIOS, EXEC_SCENARIO, PIPE_SCENARIO, TCP_BRIDGE_SCENARIO].join(', ')}
   --impl LIST           implementations (default: ${IMPLS.join(', ')})
   --duration, -d SEC    measured seconds per run (default 3; --quick 0.5)
   --warmup SEC          warm-up seconds before measuring (default 1; --quick 0.3)
@@ -50,6 +60,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
                         stepping stops after a step that does not drain or two failed steps in a row;
                         --impl wsbridge runs the wsbridge CLI, --impl ws the two ws variants
   --pipe-workers N      "pipe": client worker threads (default 1)
+                        "tcp-bridge": --impl wsbridge runs the wsbridge CLI (--peer=tcp://), --impl ws and
+                        ws+native a ~20-line ws relay (bench/ws-tcp-relay.ts); direct TCP always runs
   --json FILE           results file (default: dist/bench-results.json)
   --help, -h`;
 
@@ -76,6 +88,8 @@ interface Args {
   pipe: boolean;
   pipeRates: number[];
   pipeWorkers: number;
+  /** Run the socket-mode scenario of bench/tcp-bridge.ts. */
+  tcpBridge: boolean;
 }
 
 function list<T extends string>(
@@ -149,9 +163,10 @@ function parse(): Args {
       memoryConnections = cap;
     }
   }
-  // "pipe" (bench/pipe.ts) is picked out here, like "exec"; the rest go through DEFS.
+  // "pipe" (bench/pipe.ts) and "tcp-bridge" (bench/tcp-bridge.ts) are picked out here, like "exec"; the rest
+  // go through DEFS.
   const named = values.scenario?.flatMap((v) => v.split(',')).map((v) => v.trim());
-  const others = named?.filter((v) => v !== PIPE_SCENARIO);
+  const others = named?.filter((v) => v !== PIPE_SCENARIO && v !== TCP_BRIDGE_SCENARIO);
   const pipeRates = (values['pipe-rates']?.split(',') ?? PIPE_RATES.map(String)).map((v) =>
     positive(v, 0, 'pipe-rates'),
   );
@@ -159,6 +174,7 @@ function parse(): Args {
     pipe: named === undefined || named.includes(PIPE_SCENARIO),
     pipeRates: quick && !values['pipe-rates'] ? [50, 200, 400] : pipeRates,
     pipeWorkers: Math.floor(positive(values['pipe-workers'], 1, 'pipe-workers')),
+    tcpBridge: named === undefined || named.includes(TCP_BRIDGE_SCENARIO),
     scenarios: list(splitExecScenario(others).others, SCENARIOS, 'scenario') ?? [...SCENARIOS],
     exec: splitExecScenario(others).exec,
     impls: list(values.impl, IMPLS, 'implementation') ?? [...IMPLS],
@@ -558,7 +574,39 @@ async function main(): Promise<void> {
     exec = await runExec(args).catch((error: Error) => void console.log(`  FAILED: ${error.message}`));
     if (exec) printExec(exec);
   }
-  const summary = printSummary(args, results, args.pipe ? pipeSummaryRow(pipe, pipeError) : undefined);
+
+  let tcpBridge: TcpBridgeResult | undefined;
+  let tcpBridgeError: string | undefined;
+  if (args.tcpBridge) {
+    console.log(`\n== ${TCP_BRIDGE_SCENARIO}: ${tcpBridgeTitle()}`);
+    // --impl: "wsbridge" runs the CLI, "ws" / "ws+native" the ws relay; direct TCP is the reference, always run.
+    const relay: Partial<Record<TcpBridgePath, Impl>> = {
+      wsbridge: 'wsbridge',
+      'ws relay': 'ws',
+      'ws+native relay': 'ws+native',
+    };
+    const picked = (p: TcpBridgePath): boolean => relay[p] === undefined || args.impls.includes(relay[p]);
+    try {
+      tcpBridge = await runTcpBridge({
+        durationMs: args.durationMs,
+        warmupMs: args.warmupMs,
+        reps: args.reps,
+        paths: TCP_BRIDGE_PATHS.filter(picked),
+        cpuProfDir: args.cpuProfDir,
+        cpuProfPaths: TCP_BRIDGE_PATHS.filter(
+          (p) => relay[p] !== undefined && args.cpuProfImpls.includes(relay[p]),
+        ),
+      });
+      printTcpBridge(tcpBridge);
+    } catch (error) {
+      tcpBridgeError = (error as Error).message;
+      console.log(`  FAILED: ${tcpBridgeError}`);
+    }
+  }
+  const summary = printSummary(args, results, [
+    ...(args.pipe ? [pipeSummaryRow(pipe, pipeError)] : []),
+    ...(args.tcpBridge ? tcpBridgeSummaryRows(tcpBridge, tcpBridgeError) : []),
+  ]);
   const json = {
     date: new Date().toISOString(),
     node: process.version,
@@ -571,6 +619,7 @@ async function main(): Promise<void> {
     scenarios: results,
     pipe,
     exec,
+    tcpBridge,
     summary,
   };
   mkdirSync(dirname(args.jsonPath), { recursive: true });
@@ -673,7 +722,8 @@ interface SummaryRow {
 function printSummary(
   args: Args,
   results: Partial<Record<Scenario, ScenarioResult>>,
-  pipeRow?: string[],
+  /** Rows of the scenarios outside DEFS (pipe, tcp-bridge), already in this table's eight columns. */
+  extraRows: string[][] = [],
 ): SummaryRow[] {
   const rows: string[][] = [
     ['scenario', 'target', 'measured', 'vs ws', 'vs ws+native', 'CPU-eff. vs ws', 'vs ws+native', 'result'],
@@ -735,15 +785,15 @@ function printSummary(
       ]);
     }
   }
-  if (pipeRow) {
-    rows.push(pipeRow);
+  for (const row of extraRows) {
+    rows.push(row);
     summary.push({
-      scenario: pipeRow[0],
-      target: pipeRow[1],
+      scenario: row[0],
+      target: row[1],
       ratio: null,
       vsWs: null,
       vsWsNative: null,
-      result: pipeRow[7] as SummaryRow['result'],
+      result: row[7] as SummaryRow['result'],
     });
   }
   console.log('\n== summary (ratios of medians from this run; PASS/MISS judged on the measured figure)');
