@@ -16,7 +16,7 @@ import { createSocketEndpoint } from '../routes/socket-route.js';
 import { createServer, type Server } from '../server/server.js';
 import type { AccessLog } from './access-log.js';
 import { Logger } from './log.js';
-import { listenAddress, openAccessLog, serverTls } from './server-settings.js';
+import { connectionLog, listenAddress, openAccessLog, serverTls } from './server-settings.js';
 import { runSocketMode } from './socket-mode.js';
 import { counted, untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
@@ -115,16 +115,8 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
     throw error;
   }
   const unixSocket = settings.unixSocket !== undefined;
-  const table = new RouteTable(routes, unixSocket, {
-    open: (conn) => {
-      accessLog?.open(conn);
-      log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`);
-    },
-    close: (conn, code, reason) => {
-      accessLog?.close(conn);
-      log.debug(`close #${conn.id} ${code}${reason ? ` ${reason}` : ''}`);
-    },
-  });
+  const logged = connectionLog(log, accessLog);
+  const table = new RouteTable(routes, unixSocket, logged);
   const server = createServer({
     tls,
     origins: settings.origins,
@@ -132,10 +124,7 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
     pingInterval: settings.pingInterval,
     maxConnections: settings.maxConnections,
     perMessageDeflate: settings.deflate,
-    handshakeFailed: (f) => {
-      accessLog?.refused(f);
-      log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.request?.url ?? '-'}: ${f.message}`);
-    },
+    handshakeFailed: logged.handshakeFailed,
     ...table.serverOptions(log),
   });
   try {

@@ -10,7 +10,7 @@ import { Logger } from './log.js';
 import { parseCommandLine, USAGE, type CliConfig } from './options.js';
 import { packageVersion } from './package-version.js';
 import { isProgramCommandLine, runProgramMode } from './program-mode.js';
-import { listenAddress, openAccessLog, serverTls } from './server-settings.js';
+import { connectionLog, listenAddress, openAccessLog, serverTls } from './server-settings.js';
 import { isSocketCommandLine, runSocketMode } from './socket-mode.js';
 import { counted, untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
@@ -30,6 +30,7 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
       ? createPipeEndpoint(config.pipe, config.maxMessageSize, log)
       : createEchoEndpoint();
   const options = soleEndpointOptions(endpoint, ROOT_MOUNT, log);
+  const logged = connectionLog(log, accessLog);
   const server = createServer({
     tls,
     origins: config.origins,
@@ -38,19 +39,14 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
     pingInterval: config.pingInterval,
     maxConnections: config.maxConnections,
     perMessageDeflate: config.deflate,
-    handshakeFailed: (f) => {
-      accessLog?.refused(f);
-      log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.request?.url ?? '-'}: ${f.message}`);
-    },
+    handshakeFailed: logged.handshakeFailed,
     ...options,
     open: (conn) => {
-      accessLog?.open(conn);
-      log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`);
+      logged.open(conn);
       options.open?.(conn);
     },
     close: (conn, code, reason) => {
-      accessLog?.close(conn);
-      log.debug(`close #${conn.id} ${code}${reason ? ` ${reason}` : ''}`);
+      logged.close(conn, code, reason);
       options.close?.(conn, code, reason);
     },
   });

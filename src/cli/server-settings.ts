@@ -1,7 +1,9 @@
 /** Listening-side settings shared by the command-line modes and config files: TLS, access log, address. */
 import { createSecureContext } from 'node:tls';
-import type { Server } from '../server/server.js';
+import type { Connection } from '../server/connection.js';
+import type { HandshakeFailure, Server } from '../server/server.js';
 import { AccessLog } from './access-log.js';
+import type { Logger } from './log.js';
 import { readSettingFile } from './setting-files.js';
 import { UsageError } from './usage-error.js';
 
@@ -42,4 +44,29 @@ export function listenAddress(server: Pick<Server, 'address'>): string {
   if (typeof where === 'string') return where;
   if (!where) return '?';
   return where.family === 'IPv6' ? `[${where.address}]:${where.port}` : `${where.address}:${where.port}`;
+}
+
+/** The command's per-connection log lines (debug) and access-log records, shared by every mode. */
+export function connectionLog(
+  log: Logger,
+  accessLog?: AccessLog,
+): {
+  open(conn: Connection<unknown>): void;
+  close(conn: Connection<unknown>, code: number, reason: string): void;
+  handshakeFailed(failure: HandshakeFailure): void;
+} {
+  return {
+    open: (conn) => {
+      accessLog?.open(conn);
+      log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`);
+    },
+    close: (conn, code, reason) => {
+      accessLog?.close(conn);
+      log.debug(`close #${conn.id} ${code}${reason ? ` ${reason}` : ''}`);
+    },
+    handshakeFailed: (f) => {
+      accessLog?.refused(f);
+      log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.request?.url ?? '-'}: ${f.message}`);
+    },
+  };
 }

@@ -16,7 +16,7 @@ import { createSocketEndpoint, type SocketRouteConfig } from '../routes/socket-r
 import { createServer, type Server } from '../server/server.js';
 import { Logger, type LogLevel } from './log.js';
 import { integerFlag } from './flag-values.js';
-import { listenAddress, serverTls } from './server-settings.js';
+import { connectionLog, listenAddress, serverTls } from './server-settings.js';
 import { counted, untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
 
@@ -219,21 +219,21 @@ async function start(config: SocketConfig, log: Logger): Promise<Server<PeerSess
   const tls = serverTls(config.sslCert, config.sslKey);
   const endpoint = await createSocketEndpoint(config, log);
   const options = soleEndpointOptions(endpoint, ROOT_MOUNT, log);
+  const logged = connectionLog(log);
   const server = createServer<PeerSession>({
     tls,
     origins: config.origins,
     maxMessageSize: config.maxFrameSize,
     pingInterval: config.pingInterval,
     maxConnections: config.maxConnections,
-    handshakeFailed: (f) =>
-      log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.request?.url ?? '-'}: ${f.message}`),
+    handshakeFailed: logged.handshakeFailed,
     ...options,
     open: (conn) => {
-      log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`);
+      logged.open(conn);
       options.open?.(conn);
     },
     close: (conn, code, reason) => {
-      log.debug(`close #${conn.id} ${code}${reason ? ` ${reason}` : ''}`);
+      logged.close(conn, code, reason);
       options.close?.(conn, code, reason);
     },
   });
