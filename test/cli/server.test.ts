@@ -19,11 +19,11 @@ import {
   closed,
   echo,
   launchCli,
+  makeCertificate,
   openWs,
   opensslMissing,
   refusedWs,
   runCli,
-  runProgram,
   settle,
   startCli,
   tempDir,
@@ -399,24 +399,7 @@ describe('wsbridge --ssl-cert/--ssl-key (wss)', { skip: noOpenssl }, () => {
   const key = join(dir.path, 'key.pem');
   let cli: CliServer;
   before(async () => {
-    const made = await runProgram('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ]);
-    assert.equal(made.code, 0, made.stderr);
+    makeCertificate(dir.path);
     cli = await startCli(['--echo-mode', '-p', '0', `--ssl-cert=${cert}`, `--ssl-key=${key}`]);
   });
   after(async () => {

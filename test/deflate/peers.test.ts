@@ -16,7 +16,6 @@ import type { DeflateOptions } from '../../src/protocol/deflate-params.js';
 import { openClient, startServer, stopAll, within, type Harness } from '../helpers/server-harness.js';
 import {
   CHROMIUM,
-  CHROMIUM_ARGS,
   compressibleBinary,
   compressibleText,
   countingProxy,
@@ -27,6 +26,7 @@ import {
   type CountingProxy,
   type PythonRun,
 } from '../helpers/deflate-harness.js';
+import { launchChromium } from '../helpers/peers.js';
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
@@ -90,8 +90,7 @@ describe('headless Chromium against our server', () => {
       return;
     }
     try {
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+      browser = await launchChromium();
     } catch (error) {
       missing = `Chromium could not be launched: ${(error as Error).message.split('\n')[0]}`;
     }

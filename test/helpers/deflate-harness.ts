@@ -54,16 +54,6 @@ export function peerMissing(t: TestContext, why: string): void {
 
 export const PYTHON = '/usr/bin/python3';
 export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 /** Why Python `websockets` cannot be used, or undefined when it can. */
 export function pythonWebsocketsMissing(): string | undefined {
   if (!existsSync(PYTHON)) return `${PYTHON} is not installed`;

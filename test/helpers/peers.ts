@@ -3,11 +3,12 @@
  * binary, talking to it with the `ws` package, and checking which foreign peers are installed.
  * Every spawned process is tracked and killed when the test process exits, whatever happens.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
 import WebSocket, { type ClientOptions } from 'ws';
 
 /** The repository root (this file runs from dist/test/helpers/). */
@@ -478,4 +479,43 @@ export function chromiumMissing(): string | undefined {
 }
 export function opensslMissing(): string | undefined {
   return succeeds('openssl', ['version']) ? undefined : 'openssl not installed: apt-get install openssl';
+}
+
+/** Chromium flags for tests: no sandbox (root in a container), no GPU, no background traffic. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Debian's Chromium, headless, driven by playwright-core (which gives it a fresh temporary profile). */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core'); // loaded only by the browser tests
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+}
+
+/**
+ * Writes a fresh self-signed certificate for localhost and 127.0.0.1 (valid one day) and its key into
+ * `dir` with openssl; returns their paths.
+ */
+export function makeCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost'].concat([
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]),
+    { stdio: 'ignore', timeout: 30_000 },
+  );
+  return { cert, key };
 }

@@ -5,22 +5,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createServer } from '../../src/index.js';
-import { CHROMIUM, chromiumMissing, startCli, type CliServer } from '../helpers/peers.js';
+import { chromiumMissing, launchChromium, startCli, type CliServer } from '../helpers/peers.js';
 
 const missing = chromiumMissing();
 if (missing) console.log(`# skipping Chromium tests: ${missing}`);
-
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('headless Chromium against the wsbridge CLI', { skip: missing }, () => {
   let cli: CliServer;
@@ -31,12 +21,7 @@ describe('headless Chromium against the wsbridge CLI', { skip: missing }, () => 
   before(async () => {
     cli = await startCli(['--echo-mode', '-p', '0', '--log-level=debug']);
     base = `http://127.0.0.1:${cli.port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: LAUNCH_ARGS, // playwright gives the browser a fresh temporary profile
-      timeout: 20_000,
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
   });
   after(async () => {

@@ -6,7 +6,8 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/peers.js';
 import {
   catReader,
   catWriter,
@@ -20,16 +21,6 @@ import {
 } from '../helpers/pipe-harness.js';
 
 const skip = skipUnless(missingProgram(CHROMIUM));
-
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('headless Chromium on the pipe', { skip }, () => {
   let bridge: Bridge | undefined;
@@ -46,12 +37,7 @@ describe('headless Chromium on the pipe', { skip }, () => {
     { timeout: 60_000 },
     async () => {
       bridge = await startBridge();
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: LAUNCH_ARGS,
-        timeout: 30_000,
-      });
+      browser = await launchChromium();
       const page = await browser.newPage();
       const response = await page.goto(`http://127.0.0.1:${bridge.port}/`);
       assert.equal(response?.status(), 200);

@@ -9,19 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, chromiumMissing } from '../helpers/peers.js';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../helpers/peers.js';
 import { startProgramServer, type ProgramServer } from '../helpers/program-harness.js';
-
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const missing = chromiumMissing();
 const required = process.env.WSBRIDGE_REQUIRE_PEERS === '1';
@@ -42,12 +32,7 @@ describe('the --devconsole page in headless Chromium', { skip: missing }, () => 
     writeFileSync(join(dir, 'echo.sh'), '#!/bin/sh\nexec cat\n', { mode: 0o755 });
     writeFileSync(join(dir, 'fail.sh'), '#!/bin/sh\necho "failing now"\nexit 7\n', { mode: 0o755 });
     server = await startProgramServer(['--port=0', '--address=127.0.0.1', '--devconsole', `--dir=${dir}`]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: LAUNCH_ARGS,
-      timeout: 20_000,
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
   });
   after(async () => {

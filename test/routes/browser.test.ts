@@ -8,11 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, chromiumMissing, startCli, tempDir, type CliServer } from '../helpers/peers.js';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium, startCli, tempDir, type CliServer } from '../helpers/peers.js';
 import { lineService, type Peer } from '../socket/harness.js';
-
-const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
 
 const missing = chromiumMissing();
 const required = process.env.WSBRIDGE_REQUIRE_PEERS === '1';
@@ -75,12 +73,7 @@ describe('a route config in headless Chromium', { skip: missing }, () => {
         `[[route]]\npath = "/feed"\ntype = "pipe"\npipein = "${pipeIn}"\npipeout = "${dir.path}/out.fifo"\n`,
     );
     server = await startCli([`--config=${config}`]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: LAUNCH_ARGS,
-      timeout: 20_000,
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
   });
   after(async () => {

@@ -4,7 +4,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +12,7 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import {
   echo,
   openWs,
+  makeCertificate,
   opensslMissing,
   runCli,
   settle,
@@ -45,29 +45,7 @@ describe('routes over TLS', { skip: !required && missing ? missing : false }, ()
   let server: CliServer;
   before(async () => {
     if (missing) throw new Error(missing);
-    cert = join(dir.path, 'cert.pem');
-    key = join(dir.path, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    ({ cert, key } = makeCertificate(dir.path));
     peer = createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (socket: TLSSocket) =>
       socket.pipe(socket),
     );

@@ -1,12 +1,10 @@
 /** TLS towards peers (tcps://, --peer-tls) and on the listening side, with certificates made by openssl. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { opensslMissing, startCli, tempDir, type CliServer } from '../helpers/peers.js';
+import { makeCertificate, opensslMissing, startCli, tempDir, type CliServer } from '../helpers/peers.js';
 import { Recorder } from './harness.js';
 
 const missing = opensslMissing();
@@ -21,29 +19,7 @@ describe('TLS peers', { skip: !required && missing ? missing : false }, () => {
   let key = '';
   before(async () => {
     if (missing) throw new Error(missing);
-    cert = join(dir.path, 'cert.pem');
-    key = join(dir.path, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    ({ cert, key } = makeCertificate(dir.path));
     peer = createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (socket: TLSSocket) =>
       socket.pipe(socket),
     );
