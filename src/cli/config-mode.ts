@@ -3,6 +3,7 @@
  * or websocksy's own INI file run as socket mode (config/websocksy-config.ts).
  */
 import { readFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.js';
 import { isWebsocksyConfig, websocksyArgs } from '../config/websocksy-config.js';
@@ -16,7 +17,9 @@ import { createSocketEndpoint } from '../routes/socket-route.js';
 import { createServer, type Server } from '../server/server.js';
 import type { AccessLog } from './access-log.js';
 import { Logger } from './log.js';
+import { redirectServer } from './redirect-server.js';
 import { connectionLog, listenAddress, openAccessLog, serverTls } from './server-settings.js';
+import { readSettingFile } from './setting-files.js';
 import { runSocketMode } from './socket-mode.js';
 import { counted, untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
@@ -77,6 +80,7 @@ async function endpointFor(
 
 interface Running {
   server: Server;
+  redirect: HttpServer | undefined;
   table: RouteTable;
   accessLog: AccessLog | undefined;
 }
@@ -87,6 +91,12 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
   let accessLog: AccessLog | undefined;
   try {
     tls = serverTls(settings.sslCert, settings.sslKey, ['--ssl-cert', '--ssl-key']);
+    if (tls && config.sslCa)
+      Object.assign(tls, {
+        ca: readSettingFile('ssl-ca', config.sslCa),
+        requestCert: true, // websocketd's --sslca: a client without a certificate the CA signed is refused
+        rejectUnauthorized: true,
+      });
     accessLog = await openAccessLog(settings.accessLog);
   } catch (error) {
     throw error instanceof UsageError ? config.whereServer(error.message) : error;
@@ -135,13 +145,33 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
     await accessLog?.end();
     throw error;
   }
+  let redirect: HttpServer | undefined;
+  if (config.redirectPort !== undefined) {
+    const where = server.address();
+    try {
+      redirect = await redirectServer(
+        {
+          tls: tls !== undefined,
+          port: typeof where === 'object' && where ? where.port : settings.port,
+          redirectPort: config.redirectPort,
+          host: settings.host,
+        },
+        log,
+      );
+    } catch (error) {
+      await server.close();
+      await stopAll();
+      await accessLog?.end();
+      throw config.whereServer(`redirect-port: ${(error as Error).message}`);
+    }
+  }
   table.start();
   const scheme = tls ? 'wss' : 'ws';
   log.info(
     `${config.file}: ${counted(routes.length, 'route')}, listening on ${scheme}://${listenAddress(server)}/`,
   );
   for (const route of routes) log.info(`  ${describeMatch(route.match)} → ${route.endpoint.label}`);
-  return { server, table, accessLog };
+  return { server, table, accessLog, redirect };
 }
 
 /** Runs a config file until SIGINT or SIGTERM; resolves with the exit status. */
@@ -175,11 +205,13 @@ export async function runConfigMode(argv: readonly string[]): Promise<number> {
     process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
     return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
   }
-  const { server, table, accessLog } = running;
+  const { server, table, accessLog, redirect } = running;
   return untilSignal(
     log,
     () => [counted(server.count, 'connection'), ...table.live()].join(', '),
     async () => {
+      redirect?.close();
+      redirect?.closeAllConnections();
       await server.close();
       await table.stop();
       await accessLog?.end();

@@ -7,9 +7,9 @@
  * program (500/503 if it cannot start). Plain HTTP requests go to the dev console, CGI scripts, static
  * files or 404, in websocketd's order.
  */
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { TlsOptions } from 'node:tls';
-import { plainAddress, splitHostPort } from '../bridges/cgi-env.js';
+import { plainAddress } from '../bridges/cgi-env.js';
 import type { ProgramSession } from '../bridges/exec.js';
 import { createProgramEndpoint, type ProgramEndpoint } from '../routes/program-route.js';
 import { soleEndpointOptions } from '../routes/serve-endpoint.js';
@@ -23,6 +23,7 @@ import {
   PROGRAM_USAGE,
   type ProgramConfig,
 } from './program-options.js';
+import { redirectServer } from './redirect-server.js';
 import { listenAddress } from './server-settings.js';
 import { readSettingFile } from './setting-files.js';
 import { counted, untilSignal } from './until-signal.js';
@@ -117,7 +118,19 @@ async function start(config: ProgramConfig, log: Logger): Promise<Running> {
         await server.listen({ port: config.port, host });
         running.servers.push(server);
         log.info(`program mode (${what}) listening on ${scheme}://${listenAddress(server)}/`);
-        if (config.redirPort !== undefined) running.redirects.push(await redirectServer(config, host, log));
+        if (config.redirPort !== undefined)
+          running.redirects.push(
+            await redirectServer(
+              {
+                tls: config.ssl,
+                port: config.port,
+                redirectPort: config.redirPort,
+                host,
+                headers: [...config.headers, ...config.httpHeaders],
+              },
+              log,
+            ),
+          );
       }
     }
     if (config.unixSocket) {
@@ -131,32 +144,6 @@ async function start(config: ProgramConfig, log: Logger): Promise<Running> {
     throw error;
   }
   return running;
-}
-
-/** `--redirport`: answers every request with a 301 to the canonical scheme, host and port. */
-function redirectServer(config: ProgramConfig, host: string | undefined, log: Logger): Promise<HttpServer> {
-  const scheme = config.ssl ? 'https' : 'http';
-  const portPart = config.port === (config.ssl ? 443 : 80) ? '' : `:${config.port}`;
-  const server = createHttpServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, (req, res) => {
-    const hostHeader = req.headers.host ?? '';
-    const { name } = splitHostPort(hostHeader, config.ssl);
-    const hostName = name.includes(':') && !name.startsWith('[') ? `[${name}]` : name;
-    for (const [header, value] of [...config.headers, ...config.httpHeaders]) res.appendHeader(header, value);
-    res.statusCode = 301;
-    res.setHeader('Location', `${scheme}://${hostName || 'localhost'}${portPart}${req.url ?? '/'}`);
-    res.end();
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: config.redirPort, host }, () => {
-      server.removeListener('error', reject);
-      const where = server.address();
-      log.info(
-        `redirecting http://${typeof where === 'object' && where ? `${where.family === 'IPv6' ? `[${where.address}]` : where.address}:${where.port}` : '?'}/ to ${scheme}://…${portPart}/`,
-      );
-      resolve(server);
-    });
-  });
 }
 
 /** Closes every server (clients get 1001), then waits for every program to be gone. */

@@ -38,6 +38,23 @@ export const SERVER_KEYS = [
   'log-level',
 ] as const;
 
+/** `[server]` keys for websocketd's listening flags the main command line lacks (`--sslca`, `--redirport`). */
+export const EXTRA_SERVER_KEYS = ['ssl-ca', 'redirect-port'] as const;
+
+/** websocketd's listening flags and the `[server]` keys that mean the same. */
+export const WEBSOCKETD_SERVER_KEYS: Readonly<Record<string, string>> = {
+  port: 'port',
+  address: 'addr',
+  unixsocket: 'unix-socket',
+  ssl: 'ssl-cert and ssl-key',
+  sslcert: 'ssl-cert',
+  sslkey: 'ssl-key',
+  sslca: 'ssl-ca',
+  redirport: 'redirect-port',
+  pingms: 'ping-interval (milliseconds)',
+  loglevel: 'log-level',
+};
+
 const PIPE_KEYS = [
   'pipein',
   'pipeout',
@@ -122,6 +139,10 @@ export interface RouteConfig {
 export interface WsbridgeConfig {
   file: string;
   server: CliConfig;
+  /** Client certificates are required and checked against these CA certificates (PEM file). */
+  sslCa: string | undefined;
+  /** A plain HTTP port answering every request with a 301 to the server. */
+  redirectPort: number | undefined;
   routes: RouteConfig[];
   /** Where each key is, to place errors found later (a missing directory, an unknown backend). */
   where(route: RouteConfig, message: string): ConfigError;
@@ -236,6 +257,7 @@ export function loadWsbridgeConfig(file: string, source = readSource(file)): Wsb
     new ConfigError(file, lines.of('server', 0, key), `[server] ${message}`);
   for (const key of Object.keys(serverTable)) {
     if ((SERVER_KEYS as readonly string[]).includes(key)) continue;
+    if ((EXTRA_SERVER_KEYS as readonly string[]).includes(key)) continue;
     const owner = ROUTE_TYPES.find((type) => ROUTE_KEYS[type].includes(key));
     throw serverError(
       key,
@@ -253,6 +275,21 @@ export function loadWsbridgeConfig(file: string, source = readSource(file)): Wsb
         : keyMessage(error.message, SERVER_KEYS, Object.keys(serverTable));
     throw serverError(key, text);
   }
+
+  const sslCa = serverTable['ssl-ca'];
+  if (sslCa !== undefined) {
+    if (typeof sslCa !== 'string') throw serverError('ssl-ca', 'ssl-ca: expected a file name');
+    if (server.sslCert === undefined) throw serverError('ssl-ca', 'ssl-ca needs ssl-cert and ssl-key');
+  }
+  const redirectPort = serverTable['redirect-port'];
+  if (
+    redirectPort !== undefined &&
+    (typeof redirectPort !== 'number' ||
+      !Number.isInteger(redirectPort) ||
+      redirectPort < 0 ||
+      redirectPort > 65535)
+  )
+    throw serverError('redirect-port', 'redirect-port must be a whole number from 0 to 65535');
 
   const routeTables = document.route ?? [];
   if (!Array.isArray(routeTables) || !routeTables.every(isTable))
@@ -288,6 +325,8 @@ export function loadWsbridgeConfig(file: string, source = readSource(file)): Wsb
       if (key === 'type' || key === 'path' || key === 'prefix' || keys.includes(key)) continue;
       if ((SERVER_KEYS as readonly string[]).includes(key) && key !== 'max-frame-size')
         where(key, `'${key}' is a server setting: put it in [server]`);
+      if (type === 'program' && key in WEBSOCKETD_SERVER_KEYS)
+        where(key, `'${key}' is a server setting: use ${WEBSOCKETD_SERVER_KEYS[key]} in [server]`);
       where(key, `unknown key '${key}' for a ${type} route (known: ${keys.join(', ')})`);
     }
     try {
@@ -317,6 +356,8 @@ export function loadWsbridgeConfig(file: string, source = readSource(file)): Wsb
   return {
     file,
     server,
+    sslCa,
+    redirectPort: redirectPort as number | undefined,
     routes,
     whereServer: (message) => {
       const { key, text } = keyMessage(message, SERVER_KEYS, Object.keys(serverTable));

@@ -14,8 +14,10 @@ import { ConfigError } from '../../src/config/config-error.js';
 import { KeyLines } from '../../src/config/key-lines.js';
 import {
   loadWsbridgeConfig,
+  EXTRA_SERVER_KEYS,
   ROUTE_KEYS,
   SERVER_KEYS,
+  WEBSOCKETD_SERVER_KEYS,
   type RouteType,
 } from '../../src/config/wsbridge-config.js';
 import { REPO_ROOT, runCli, tempDir } from '../helpers/peers.js';
@@ -225,6 +227,21 @@ describe('a config file with a mistake stops with file, line and problem', () =>
       /^4: route \/a: 'port' is a server setting: put it in \[server\]/,
     ],
     [
+      'a websocketd listening flag in a program route',
+      '[[route]]\npath = "/a"\ntype = "program"\ncommand = "cat"\npingms = 100\n',
+      /^5: route \/a: 'pingms' is a server setting: use ping-interval \(milliseconds\) in \[server\]/,
+    ],
+    [
+      'ssl-ca without a certificate',
+      '[server]\nssl-ca = "ca.pem"\n' + ECHO,
+      /^2: \[server\] ssl-ca needs ssl-cert and ssl-key/,
+    ],
+    [
+      'a bad redirect-port',
+      '[server]\nredirect-port = "80"\n' + ECHO,
+      /^2: \[server\] redirect-port must be a whole number/,
+    ],
+    [
       'a key of another route type',
       '[[route]]\npath = "/a"\ntype = "echo"\npeer = "tcp://x:1"\n',
       /^4: route \/a: unknown key 'peer' for a echo route \(known: protocol, max-frame-size\)/,
@@ -342,17 +359,16 @@ describe('every command-line flag has a config key', () => {
     license: 'command line only',
     quiet: '[server] log-level = "error"',
     'echo-mode': 'type = "echo"',
-    address: '[server] addr',
-    unixsocket: '[server] unix-socket',
-    ssl: '[server] ssl-cert and ssl-key',
-    sslcert: '[server] ssl-cert',
-    sslkey: '[server] ssl-key',
-    pingms: '[server] ping-interval',
-    loglevel: '[server] log-level',
-    sslca: 'not in config files yet',
-    redirport: 'not in config files yet',
+    ...Object.fromEntries(
+      Object.entries(WEBSOCKETD_SERVER_KEYS).map(([flag, key]) => [flag, `[server] ${key}`]),
+    ),
   };
-  const keys = new Set<string>([...SERVER_KEYS, ...Object.values(ROUTE_KEYS).flat()]);
+  const keys = new Set<string>([...SERVER_KEYS, ...EXTRA_SERVER_KEYS, ...Object.values(ROUTE_KEYS).flat()]);
+  it("websocketd's listening flags name [server] keys that exist", () => {
+    for (const key of Object.values(WEBSOCKETD_SERVER_KEYS))
+      for (const name of key.replace(/ \(.*\)$/, '').split(' and '))
+        assert.ok(keys.has(name), `${name} is a [server] key`);
+  });
   const check = (mode: string, flags: string[]): void => {
     const missing = flags.filter((flag) => !keys.has(flag) && !(flag in EQUIVALENT));
     assert.deepEqual(missing, [], `${mode} flags without a config key`);

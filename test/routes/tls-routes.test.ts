@@ -85,6 +85,38 @@ describe('routes over TLS', { skip: !required && missing ? missing : false }, ()
     await settle(bridged);
   });
 
+  it('ssl-ca: only clients with a certificate the CA signed get in; redirect-port answers 301 to https', async () => {
+    const config = join(dir.path, 'client-certs.toml');
+    writeFileSync(
+      config,
+      `[server]\nport = 0\naddr = "127.0.0.1"\nssl-cert = "${cert}"\nssl-key = "${key}"\nssl-ca = "${cert}"\n` +
+        `redirect-port = 0\n\n[[route]]\npath = "/echo"\ntype = "echo"\n`,
+    );
+    const strict = await startCli([`--config=${config}`]);
+    try {
+      const ca = readFileSync(cert);
+      // The self-signed certificate is its own CA: as the client's certificate it is one the CA signed.
+      const ws = await openWs(`wss://127.0.0.1:${strict.port}/echo`, undefined, {
+        ca,
+        cert: readFileSync(cert),
+        key: readFileSync(key),
+      });
+      assert.equal(
+        (await echo(ws, 'with a client certificate')).data.toString(),
+        'with a client certificate',
+      );
+      await settle(ws);
+      await assert.rejects(openWs(`wss://127.0.0.1:${strict.port}/echo`, undefined, { ca }));
+      await strict.waitForStderr(/redirecting http:\/\/127\.0\.0\.1:\d+\//);
+      const redirectPort = Number(/redirecting http:\/\/127\.0\.0\.1:(\d+)\//.exec(strict.stderr())![1]);
+      const answer = await fetch(`http://127.0.0.1:${redirectPort}/echo?x=1`, { redirect: 'manual' });
+      assert.equal(answer.status, 301);
+      assert.equal(answer.headers.get('location'), `https://127.0.0.1:${strict.port}/echo?x=1`);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('a key that is not a key stops the start with the setting names', async () => {
     const bad = join(dir.path, 'bad.toml');
     writeFileSync(
