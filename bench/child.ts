@@ -1,6 +1,6 @@
 /**
- * Starting and talking to a server child. Every child ever forked is tracked and killed when the bench
- * exits, however it exits (normal end, exception, Ctrl-C, SIGTERM).
+ * Starting and talking to a server child. Every child ever forked is tracked (bench/processes.ts) and
+ * killed when the bench exits, however it exits (normal end, exception, Ctrl-C, SIGTERM).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -13,23 +13,9 @@ import {
   type Scenario,
   type Stats,
 } from './common.js';
+import { track, untrack, wsEnv } from './processes.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./server.js', import.meta.url));
-
-const live = new Set<ChildProcess>();
-
-function killAll(): void {
-  for (const child of live) child.kill('SIGKILL');
-  live.clear();
-}
-
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
 
 type WithoutId<C> = C extends unknown ? Omit<C, 'id'> : never;
 type CommandBody = WithoutId<Command>;
@@ -77,7 +63,6 @@ export class ServerChild {
     });
     child.on('exit', (code, signal) => {
       this.exited = true;
-      live.delete(child);
       const error = this.failure ?? new Error(`server child exited (code ${code}, signal ${signal})`);
       for (const entry of this.waiting.values()) entry.reject(error);
       this.waiting.clear();
@@ -86,19 +71,14 @@ export class ServerChild {
 
   /** Forks `server.js impl scenario` and waits for it to report its port. */
   static async start(impl: Impl, scenario: Scenario, options: ChildOptions = {}): Promise<ServerChild> {
-    const env = { ...process.env };
-    delete env.WS_NO_BUFFER_UTIL;
-    delete env.WS_NO_UTF_8_VALIDATE;
-    if (impl === 'ws') {
-      env.WS_NO_BUFFER_UTIL = '1';
-      env.WS_NO_UTF_8_VALIDATE = '1';
-    }
-    const child = fork(SERVER_SCRIPT, [impl, scenario, ...(options.args ?? [])], {
-      env,
-      execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    live.add(child);
+    const child = track(
+      fork(SERVER_SCRIPT, [impl, scenario, ...(options.args ?? [])], {
+        // Only 'ws' is pure JS (ws+native may load the add-ons; wsbridge does not read these variables).
+        env: wsEnv(impl !== 'ws'),
+        execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
     try {
       const ready = await withTimeout(
         new Promise<Extract<Reply, { type: 'ready' }>>((resolve, reject) => {
@@ -115,7 +95,7 @@ export class ServerChild {
       return new ServerChild(child, ready);
     } catch (error) {
       child.kill('SIGKILL');
-      live.delete(child);
+      untrack(child);
       throw error;
     }
   }
@@ -157,7 +137,7 @@ export class ServerChild {
       this.child.kill('SIGKILL');
       await withTimeout(gone, 5_000, 'server child kill').catch(() => undefined);
     } finally {
-      live.delete(this.child);
+      untrack(this.child);
     }
   }
 }

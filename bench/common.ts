@@ -78,3 +78,32 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Sleeps `ms`, checking `failed()` every 100 ms at most; throws what it returns. */
+export async function sleepChecking(ms: number, failed: () => Error | undefined): Promise<void> {
+  const end = performance.now() + ms;
+  for (;;) {
+    const error = failed();
+    if (error) throw error;
+    const left = end - performance.now();
+    if (left <= 0) return;
+    await sleep(Math.min(left, 100));
+  }
+}
+
+/** Polls `done` (and `failed`) every `pollMs` for up to `ms`. */
+export async function waitFor(
+  done: () => boolean,
+  ms: number,
+  what: string,
+  failed: () => Error | undefined,
+  pollMs = 10,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!done()) {
+    const error = failed();
+    if (error) throw error;
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(pollMs);
+  }
+}

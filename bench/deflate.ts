@@ -18,8 +18,9 @@
  */
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { ServerChild } from './child.js';
+import { waitFor } from './common.js';
 import { DEFLATE_LEVEL, DEFLATE_MEM_LEVEL } from './deflate-config.js';
-import { measure, waitFor, type Measurement } from './loadgen.js';
+import { measure, type Measurement } from './loadgen.js';
 import { clientFrame, FrameRing, OP_TEXT, openMany, upgradeRequest } from './wire.js';
 
 /** What the load generator offers. */

@@ -13,11 +13,11 @@
  *   node dist/bench/exec.js [--duration SEC] [--warmup SEC] [--quick]     (also part of `npm run bench`)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { HOST, sleep } from './common.js';
+import { cpuSeconds } from './processes.js';
 import { clientFrame, FrameReader, OP_CLOSE, OP_TEXT, openWebSocket, upgradeRequest } from './wire.js';
 
 /** The name `--scenario` knows this scenario by. */
@@ -80,13 +80,6 @@ async function waitListening(port: number, child: ChildProcess, stderr: () => st
     if (Date.now() > deadline) throw new Error(`wsbridge did not listen: ${stderr()}`);
     await sleep(50);
   }
-}
-
-/** utime+stime+cutime+cstime of a process, seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -187,12 +180,12 @@ async function cycles(port: number, options: ExecOptions, concurrency: number, p
   const loops = Array.from({ length: concurrency }, () => loop().catch(fail));
   await sleep(options.warmupMs);
   const startCount = completed;
-  const startCpu = cpuSeconds(pid);
+  const startCpu = cpuSeconds(pid, true); // with the reaped cat processes
   const start = performance.now();
   await sleep(options.durationMs);
   const seconds = (performance.now() - start) / 1000;
   const count = completed - startCount;
-  const cpu = (cpuSeconds(pid) - startCpu) / seconds;
+  const cpu = (cpuSeconds(pid, true) - startCpu) / seconds;
   running = false;
   await Promise.all(loops);
   if (failure) throw failure;

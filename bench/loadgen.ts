@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ServerChild } from './child.js';
-import { sleep, type Stats } from './common.js';
+import { sleep, sleepChecking, waitFor, type Stats } from './common.js';
 import { FrameReader, FrameRing, openMany, openWebSocket, upgradeRequest } from './wire.js';
 
 export interface Measurement {
@@ -50,33 +50,6 @@ export async function measure(
   const serverSeconds = (b.server.now - a.server.now) / 1000;
   const serverCpu = (b.server.user + b.server.system - a.server.user - a.server.system) / 1e6 / serverSeconds;
   return { rate: (b.count - a.count) / seconds, serverCpu, loadgenCpu, count: b.count - a.count, seconds };
-}
-
-async function sleepChecking(ms: number, failed: () => Error | undefined): Promise<void> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const error = failed();
-    if (error) throw error;
-    const left = end - performance.now();
-    if (left <= 0) return;
-    await sleep(Math.min(left, 100));
-  }
-}
-
-/** Polls `done` every 10 ms for up to `ms`. */
-export async function waitFor(
-  done: () => boolean,
-  ms: number,
-  what: string,
-  failed: () => Error | undefined,
-): Promise<void> {
-  const end = performance.now() + ms;
-  while (!done()) {
-    const error = failed();
-    if (error) throw error;
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 export interface EchoOptions {

@@ -16,12 +16,11 @@
  * failed steps in a row.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { sleep, withTimeout } from './common.js';
+import { table } from './format.js';
 import type { PublisherCommand, PublisherReply } from './pipe-publisher.js';
 import {
   HISTOGRAM_SIZE,
@@ -32,6 +31,15 @@ import {
   type StepWindow,
   type ToWorker,
 } from './pipe-wire.js';
+import {
+  cpuSeconds,
+  listeningPort,
+  makeTempDir,
+  removeTempDir,
+  stopChild,
+  track,
+  wsEnv,
+} from './processes.js';
 
 /** The name `--scenario` knows this scenario by. */
 export const PIPE_SCENARIO = 'pipe';
@@ -112,53 +120,6 @@ export interface PipeResult {
   pass: boolean | undefined;
 }
 
-// Process bookkeeping: every process started here is killed when the bench exits, however it exits.
-
-const live = new Set<ChildProcess>();
-/** Temporary directories (the FIFOs), removed however the bench exits. */
-const dirs = new Set<string>();
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-  process.on(signal, () => {
-    for (const child of live) child.kill('SIGKILL');
-    process.exit(130);
-  });
-
-function track(child: ChildProcess): ChildProcess {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-}
-
-async function stopChild(child: ChildProcess, polite: () => void): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    polite();
-  } catch {
-    // already gone
-  }
-  await withTimeout(gone, 8_000, 'child exit').catch(async () => {
-    child.kill('SIGKILL');
-    await withTimeout(gone, 5_000, 'child kill').catch(() => undefined);
-  });
-  live.delete(child);
-}
-
-/** utime+stime of a process (its threads included), seconds. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 interface Server {
   port: number;
   pid: number;
@@ -203,21 +164,7 @@ async function startWsbridge(dir: string, options: PipeOptions): Promise<Server>
       if (/slow|dropped|lost/.test(line) && errors.length < 2000) errors += `${line}\n`;
     if (stderr.length > 1_000_000) stderr = stderr.slice(-100_000);
   });
-  const port = await withTimeout(
-    new Promise<number>((resolve, reject) => {
-      const onData = (): void => {
-        const m = /listening on ws:\/\/(?:\[[^\]]*\]|[^\s:]+):(\d+)/.exec(stderr);
-        if (m) {
-          child.stderr!.off('data', onData);
-          resolve(Number(m[1]));
-        }
-      };
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`wsbridge exited (${code}): ${stderr.trim()}`)));
-    }),
-    15_000,
-    'wsbridge CLI start',
-  );
+  const port = await listeningPort(child, () => stderr);
   return {
     port,
     pid: child.pid!,
@@ -232,10 +179,9 @@ async function startWs(dir: string, mode: 'loop' | 'frame', options: PipeOptions
   const fifo = join(dir, 'in.fifo');
   execFileSync('mkfifo', [fifo]);
   const impl: PipeImpl = mode === 'loop' ? 'ws loop' : 'ws frame';
-  const env = { ...process.env, WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' };
   const child = track(
     fork(WS_SERVER, [mode, fifo], {
-      env,
+      env: wsEnv(false),
       execArgv: profileFlags(options, impl),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }),
@@ -414,8 +360,7 @@ async function sleepUntil(us: number, failed: () => string | undefined): Promise
 }
 
 async function runImpl(impl: PipeImpl, options: PipeOptions, log: (line: string) => void) {
-  const dir = mkdtempSync(join(tmpdir(), 'wsbridge-pipe-'));
-  dirs.add(dir);
+  const dir = makeTempDir('wsbridge-pipe-');
   const result: PipeImplResult = { impl, command: '', steps: [], held: 0 };
   let server: Server | undefined;
   let clients: Clients | undefined;
@@ -491,8 +436,7 @@ async function runImpl(impl: PipeImpl, options: PipeOptions, log: (line: string)
     await clients?.close();
     await server?.stop();
     result.serverStats = server?.stats();
-    rmSync(dir, { recursive: true, force: true });
-    dirs.delete(dir);
+    removeTempDir(dir);
   }
   return result;
 }
@@ -547,13 +491,6 @@ export async function runPipe(options: PipeOptions, log = (line: string) => cons
     pass: mine && !mine.error ? mine.held >= PIPE_TARGET_RATE : undefined,
   };
   return result;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows
-    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '))
-    .join('\n');
 }
 
 export function printPipe(result: PipeResult): void {

@@ -21,6 +21,7 @@ import { broadcast, echo, handshakes, memory, type Measurement } from './loadgen
 import { MASK_KEY, OP_BINARY, OP_TEXT } from './wire.js';
 import { EXEC_SCENARIO, printExec, runExec, splitExecScenario, type ExecResult } from './exec.js';
 import { compressionLine, deflateBroadcast, deflateEcho, jsonPayloads } from './deflate.js';
+import { ratioText, table } from './format.js';
 import { NO_CONTEXT_TAKEOVER_ARG } from './deflate-config.js';
 import {
   PIPE_IMPLS,
@@ -375,17 +376,6 @@ function fmt(value: number | null | undefined, digits = 0): string {
 
 function pct(value: number | null): string {
   return value === null || !Number.isFinite(value) ? 'n/a' : `${Math.round(value * 100)}%`;
-}
-
-function ratioText(r: number | undefined): string {
-  return r === undefined || !Number.isFinite(r) ? '-' : `${r.toFixed(2)}x`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows
-    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '))
-    .join('\n');
 }
 
 interface ImplResult {

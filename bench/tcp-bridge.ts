@@ -25,11 +25,12 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HOST, median, sleep, withTimeout } from './common.js';
+import { HOST, median, sleepChecking, waitFor, withTimeout } from './common.js';
+import { ratioText, table } from './format.js';
+import { cpuSeconds, listeningPort, stopChild, track, wsEnv } from './processes.js';
 import { clientFrame, FrameReader, OP_BINARY, openWebSocket, upgradeRequest } from './wire.js';
 
 /** The name `--scenario` knows this scenario by. */
@@ -126,50 +127,6 @@ export interface TcpBridgeResult {
   ratios: TcpBridgeRatios;
 }
 
-// Process bookkeeping: every process started here is killed when the bench exits, however it exits.
-
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-  process.on(signal, () => {
-    for (const child of live) child.kill('SIGKILL');
-    process.exit(130);
-  });
-
-function track(child: ChildProcess): ChildProcess {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-}
-
-async function stopChild(child: ChildProcess, polite: () => void): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    polite();
-  } catch {
-    // already gone
-  }
-  await withTimeout(gone, 8_000, 'child exit').catch(async () => {
-    child.kill('SIGKILL');
-    await withTimeout(gone, 5_000, 'child kill').catch(() => undefined);
-  });
-  live.delete(child);
-}
-
-/** utime+stime of a process (its threads included), seconds; NaN once it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 interface Proc {
   port: number;
   pid: number;
@@ -240,21 +197,7 @@ async function startWsbridge(peerPort: number, options: TcpBridgeOptions): Promi
     stderr += s;
     if (stderr.length > 100_000) stderr = stderr.slice(-10_000);
   });
-  const port = await withTimeout(
-    new Promise<number>((resolve, reject) => {
-      const onData = (): void => {
-        const m = /listening on ws:\/\/(?:\[[^\]]*\]|[^\s:]+):(\d+)/.exec(stderr);
-        if (m) {
-          child.stderr!.off('data', onData);
-          resolve(Number(m[1]));
-        }
-      };
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`wsbridge exited (${code}): ${stderr.trim()}`)));
-    }),
-    15_000,
-    'wsbridge CLI start',
-  ).catch((error: Error) => {
+  const port = await listeningPort(child, () => stderr).catch((error: Error) => {
     child.kill('SIGKILL');
     throw error;
   });
@@ -268,17 +211,10 @@ async function startWsbridge(peerPort: number, options: TcpBridgeOptions): Promi
 }
 
 async function startRelay(peerPort: number, path: TcpBridgePath, options: TcpBridgeOptions): Promise<Proc> {
-  const env = { ...process.env };
-  delete env.WS_NO_BUFFER_UTIL;
-  delete env.WS_NO_UTF_8_VALIDATE;
-  if (path === 'ws relay') {
-    env.WS_NO_BUFFER_UTIL = '1';
-    env.WS_NO_UTF_8_VALIDATE = '1';
-  }
   const { child, ready } = await forkReady(
     RELAY,
     [String(peerPort)],
-    env,
+    wsEnv(path !== 'ws relay'),
     profileFlags(options, path),
     'ws-tcp-relay',
   );
@@ -448,27 +384,6 @@ function cpuShares(
   };
 }
 
-async function sleepChecking(ms: number, failed: () => Error | undefined): Promise<void> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const error = failed();
-    if (error) throw error;
-    const left = end - performance.now();
-    if (left <= 0) return;
-    await sleep(Math.min(left, 100));
-  }
-}
-
-async function waitFor(done: () => boolean, ms: number, what: string, failed: () => Error | undefined) {
-  const end = performance.now() + ms;
-  while (!done()) {
-    const error = failed();
-    if (error) throw error;
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 interface Target {
   direct: boolean;
   port: number;
@@ -501,7 +416,7 @@ async function throughput(t: Target, options: TcpBridgeOptions): Promise<Through
     const b = cpuSample(t.serverPid, t.peerPid);
     const bytes = client.bytes - bytesA;
     running = false;
-    await waitFor(() => client.bytes === sent * BIG, 10_000, 'the last echoes', failed);
+    await waitFor(() => client.bytes === sent * BIG, 10_000, 'the last echoes', failed, 5);
     const shares = cpuShares(a, b, t.serverPid);
     return { ...shares, bytes, mbPerSecond: bytes / shares.seconds / 1e6 };
   } finally {
@@ -546,7 +461,7 @@ async function latency(t: Target, options: TcpBridgeOptions): Promise<LatencyRun
     const b = cpuSample(t.serverPid, t.peerPid);
     measuring = false;
     running = false;
-    await waitFor(() => finished, 10_000, 'the last echo', failed);
+    await waitFor(() => finished, 10_000, 'the last echo', failed, 5);
     const shares = cpuShares(a, b, t.serverPid);
     const sorted = Float64Array.from(samples).sort();
     const at = (p: number): number =>
@@ -720,17 +635,6 @@ function pct(share: number | null | undefined): string {
   return share === null || share === undefined || !Number.isFinite(share)
     ? '-'
     : `${Math.round(share * 100)}%`;
-}
-
-function ratioText(r: number | undefined): string {
-  return r === undefined || !Number.isFinite(r) ? '-' : `${r.toFixed(2)}x`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows
-    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '))
-    .join('\n');
 }
 
 export function tcpBridgeTitle(): string {
