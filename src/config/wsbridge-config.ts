@@ -220,7 +220,7 @@ function routeMatch(
     fail(key, `${key} must be a string starting with '/'`);
   if (/[?#\s]/.test(value)) fail(key, `${key} must be a plain URL path (no '?', '#' or spaces)`);
   if (key === 'path') return { exact: value };
-  return { prefix: value.length > 1 ? value.replace(/\/+$/, '') : '/' };
+  return { prefix: value.replace(/\/+$/, '') || '/' };
 }
 
 function routeLabel(match: RouteMatch): string {

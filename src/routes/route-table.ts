@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HandshakeError } from '../protocol/errors.js';
 import type { Connection, ConnectionHandlers } from '../server/connection.js';
 import { Hub } from '../server/hub.js';
+import { targetPath } from '../server/safe-path.js';
 import type { ServerOptions, UpgradeInfo } from '../server/server.js';
 import type { Endpoint, Mount } from './endpoint.js';
 import { requestEndpoint, upgradeEndpoint, type ErrorLog } from './serve-endpoint.js';
@@ -122,8 +123,7 @@ export class RouteTable {
         return upgradeEndpoint(route.endpoint, info, mounted.mount);
       },
       request: (req: IncomingMessage, res: ServerResponse) => {
-        const path = (req.url ?? '/').split('?')[0];
-        const mounted = this.find(path);
+        const mounted = this.find(targetPath(req.url ?? '/'));
         if (!mounted) {
           res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
           res.end('not found\n');

@@ -25,7 +25,7 @@ import {
   until,
   type CliServer,
 } from '../helpers/peers.js';
-import { lineService, type Peer } from '../socket/harness.js';
+import { lineService, Recorder, type Peer } from '../socket/harness.js';
 
 const pythonMissing = pythonWebsocketsMissing();
 const required = process.env.WSBRIDGE_REQUIRE_PEERS === '1';
@@ -170,10 +170,14 @@ pipeout = "${pipeOut}"
   });
 
   it('prefix program route: the script is found under the prefix, with CGI paths that include it', async () => {
-    const ws = await open('/app/where.sh/extra?x=1');
-    const greeting = await nextMessage(ws);
-    assert.equal(greeting.data.toString(), 'script=/app/where.sh path_info=/extra query=x=1');
-    assert.equal((await echo(ws, 'then cat')).data.toString(), 'then cat');
+    // The script speaks first: record from the start (its line may arrive with the 101).
+    const recorder = await Recorder.open(`${base}/app/where.sh/extra?x=1`);
+    clients.push(recorder.ws);
+    await recorder.waitMessages(1);
+    assert.deepEqual(recorder.texts(), ['script=/app/where.sh path_info=/extra query=x=1']);
+    recorder.ws.send('then cat');
+    await recorder.waitMessages(2);
+    assert.equal(recorder.texts()[1], 'then cat');
     assert.equal((await refusedWs(`${base}/app/missing.sh`)).status, 404);
   });
 
