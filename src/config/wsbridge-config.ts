@@ -5,6 +5,7 @@
  * reported with the file, the line and what is wrong.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { optionSpec, parseCommandLine, type CliConfig } from '../cli/options.js';
 import { parseProgramCommandLine, PROGRAM_FLAGS, type ProgramConfig } from '../cli/program-options.js';
@@ -114,6 +115,47 @@ export const ROUTE_KEYS: Record<RouteType, readonly string[]> = {
   ],
   static: ['staticdir'],
 };
+
+/** Keys naming files or directories: relative values are taken from the config file's directory. */
+const PATH_KEYS = new Set([
+  'unix-socket',
+  'ssl-cert',
+  'ssl-key',
+  'ssl-ca',
+  'access-log',
+  'pipein',
+  'pipeout',
+  'staticdir',
+  'dir',
+  'cgidir',
+  'peer-ca',
+]);
+
+/**
+ * A copy of a table with its relative paths resolved against `base` (the config file's directory), so a
+ * config file means the same from any working directory: the path keys, a program given with a slash,
+ * a backend module, and the file backend's `path`.
+ */
+function withPaths(table: Record<string, unknown>, base: string): Record<string, unknown> {
+  const fix = (value: unknown): unknown =>
+    typeof value === 'string' && value !== '' && !isAbsolute(value) ? resolve(base, value) : value;
+  const out: Record<string, unknown> = { ...table };
+  for (const key of Object.keys(out)) if (PATH_KEYS.has(key)) out[key] = fix(out[key]);
+  const { command, backend } = out;
+  if (typeof command === 'string' && command.includes('/')) out.command = fix(command);
+  if (Array.isArray(command) && typeof command[0] === 'string' && command[0].includes('/'))
+    out.command = [fix(command[0]), ...command.slice(1)];
+  if (typeof backend === 'string' && backend !== 'file' && backend !== 'defaultpeer')
+    out.backend = fix(backend);
+  const settings = out['backend-config'];
+  if (backend === 'file' && isTable(settings) && 'path' in settings)
+    out['backend-config'] = { ...settings, path: fix(settings.path) };
+  const pathPair = (pair: unknown): unknown =>
+    typeof pair === 'string' && pair.startsWith('path=') ? `path=${String(fix(pair.slice(5)))}` : pair;
+  if (backend === 'file' && (typeof settings === 'string' || Array.isArray(settings)))
+    out['backend-config'] = Array.isArray(settings) ? settings.map(pathPair) : pathPair(settings);
+  return out;
+}
 
 /** How a route's path is matched: exactly, or as a prefix at a `/` boundary. */
 export type RouteMatch = { exact: string } | { prefix: string };
@@ -250,7 +292,8 @@ export function loadWsbridgeConfig(file: string, source = readSource(file)): Wsb
         `unknown ${isTable(document[name]) || Array.isArray(document[name]) ? 'table' : 'key'} '${name}' (expected [server] and [[route]] tables)`,
       );
 
-  const serverTable = document.server ?? {};
+  const base = dirname(resolve(file));
+  const serverTable = isTable(document.server) ? withPaths(document.server, base) : (document.server ?? {});
   if (!isTable(serverTable))
     throw new ConfigError(file, lines.of(undefined, 0, 'server'), 'server must be a table: [server]');
   const serverError = (key: string | undefined, message: string): ConfigError =>
@@ -302,7 +345,8 @@ export function loadWsbridgeConfig(file: string, source = readSource(file)): Wsb
     throw new ConfigError(file, undefined, 'no [[route]]: a config file needs at least one route');
   const routes: RouteConfig[] = [];
   const seen = new Map<string, number>();
-  routeTables.forEach((table, index) => {
+  routeTables.forEach((written, index) => {
+    const table = withPaths(written, base);
     const fail = (key: string | undefined, message: string): never => {
       throw new ConfigError(file, lines.of('route', index, key), message);
     };

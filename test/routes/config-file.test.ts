@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { optionSpec } from '../../src/cli/options.js';
 import { PROGRAM_FLAGS } from '../../src/cli/program-options.js';
@@ -145,6 +145,48 @@ backend-config = { path = "/etc/peers", expression = ["%endpoint%", "default"] }
       routes.map((r) => r.type),
       ['static', 'echo', 'pipe', 'program', 'program', 'socket', 'socket'],
     );
+  });
+
+  it("takes relative paths from the config file's directory, not the working directory", () => {
+    const config = loadWsbridgeConfig(
+      '/etc/wsbridge/site.toml',
+      `[server]\nssl-cert = "tls/cert.pem"\nssl-key = "/abs/key.pem"\naccess-log = "../log/access.log"\n` +
+        `[[route]]\nprefix = "/"\ntype = "static"\nstaticdir = "public"\n` +
+        `[[route]]\npath = "/a"\ntype = "program"\ncommand = ["./bin/run.sh", "x/y"]\n` +
+        `[[route]]\npath = "/b"\ntype = "program"\ncommand = "cat"\ncgidir = "cgi"\n` +
+        `[[route]]\npath = "/p"\ntype = "pipe"\npipein = "run/in.fifo"\npipeout = "/tmp/out.fifo"\n` +
+        `[[route]]\npath = "/f"\ntype = "socket"\nbackend = "file"\nbackend-config = ["path=peers", "expression=%endpoint%"]\n` +
+        `[[route]]\npath = "/m"\ntype = "socket"\nbackend = "./select.js"\nbackend-config = { source = "tokens" }\n`,
+    );
+    assert.equal(config.server.sslCert, '/etc/wsbridge/tls/cert.pem');
+    assert.equal(config.server.sslKey, '/abs/key.pem');
+    assert.equal(config.server.accessLog, '/etc/log/access.log');
+    const [files, run, cat, pipe, file, module] = config.routes;
+    assert.equal(files.program?.staticDir, '/etc/wsbridge/public');
+    assert.equal(run.program?.command, '/etc/wsbridge/bin/run.sh');
+    assert.deepEqual(run.program?.args, ['x/y'], 'arguments are passed as written');
+    assert.equal(cat.program?.command, 'cat', 'a name without a slash is looked up in PATH');
+    assert.equal(cat.program?.cgiDir, '/etc/wsbridge/cgi');
+    assert.equal(pipe.pipe?.pipeIn, '/etc/wsbridge/run/in.fifo');
+    assert.equal(pipe.pipe?.pipeOut, '/tmp/out.fifo');
+    assert.deepEqual(file.socket?.backendConfig, [
+      ['path', '/etc/wsbridge/peers'],
+      ['expression', '%endpoint%'],
+    ]);
+    assert.equal(module.socket?.backend, '/etc/wsbridge/select.js');
+    assert.deepEqual(module.socket?.backendConfig, [['source', 'tokens']], "a module's settings are its own");
+  });
+
+  it('examples/routes/wsbridge.toml is valid, and the files it names are there', () => {
+    const file = join(REPO_ROOT, 'examples', 'routes', 'wsbridge.toml');
+    const config = loadWsbridgeConfig(file);
+    assert.deepEqual(
+      config.routes.map((r) => r.type),
+      ['static', 'echo', 'program', 'pipe'],
+    );
+    const [files, , count] = config.routes;
+    assert.ok(statSync(join(files.program!.staticDir!, 'index.html')).isFile());
+    accessSync(count.program!.command!, constants.X_OK);
   });
 
   it('defaults the server settings as the command line does', () => {
