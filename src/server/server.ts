@@ -245,10 +245,10 @@ export class Server<T = unknown> {
     const onSocket = (socket: Socket): void => this.acceptSocket(socket);
     const listener = this.options.tls
       ? createTlsServer(
-          { handshakeTimeout: this.settings.handshakeTimeout, ...this.options.tls },
+          { handshakeTimeout: this.settings.handshakeTimeout, noDelay: true, ...this.options.tls },
           onSocket,
         ).on('tlsClientError', (_error, socket) => socket.destroy())
-      : createNetServer(onSocket);
+      : createNetServer({ noDelay: true }, onSocket); // no Nagle, set at accept (cheaper than setNoDelay)
     listener.on('error', () => undefined);
     this.listener = listener;
     try {
@@ -343,7 +343,6 @@ export class Server<T = unknown> {
       socket.destroy();
       return;
     }
-    socket.setNoDelay(true);
     this.pending.add(socket);
     const remoteAddress = socket.remoteAddress ?? '';
     let received: Buffer | undefined;
