@@ -2,7 +2,7 @@
  * `wsbridge --config=FILE`: one server for every route of a wsbridge TOML file (config/wsbridge-config.ts),
  * or websocksy's own INI file run as socket mode (config/websocksy-config.ts).
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.js';
@@ -24,13 +24,33 @@ import { runSocketMode } from './socket-mode.js';
 import { counted, untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
 
-export const CONFIG_USAGE = `Usage: wsbridge --config=FILE
+export const CONFIG_USAGE = `Usage: wsbridge --config=FILE   (or wsbridge FILE, for websocksy's config file)
 
 FILE is either a wsbridge TOML file ([server] settings and [[route]] tables, see the README's
 "Routes" section) or websocksy's own config file ([core] and [backend] sections).`;
 
-/** True when the command line names a config file (before any `--`). */
+/**
+ * websocksy's own command line, `websocksy CONFIGFILE`: one argument naming a readable file (not an
+ * executable, which would be program mode's COMMAND) whose first section is [core] or [backend].
+ */
+function isWebsocksyCommandLine(argv: readonly string[]): boolean {
+  if (argv.length !== 1 || argv[0].startsWith('-')) return false;
+  try {
+    if (!statSync(argv[0]).isFile()) return false;
+    try {
+      accessSync(argv[0], constants.X_OK);
+      return false;
+    } catch {
+      return isWebsocksyConfig(readFileSync(argv[0], 'utf8'));
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** True when the command line names a config file (before any `--`), or is websocksy's `CONFIGFILE`. */
 export function isConfigCommandLine(argv: readonly string[]): boolean {
+  if (isWebsocksyCommandLine(argv)) return true;
   for (const arg of argv) {
     if (arg === '--') return false;
     if (arg === '--config' || arg.startsWith('--config=')) return true;
@@ -39,6 +59,7 @@ export function isConfigCommandLine(argv: readonly string[]): boolean {
 }
 
 function configFile(argv: readonly string[]): string {
+  if (isWebsocksyCommandLine(argv)) return argv[0];
   let values;
   try {
     ({ values } = parseArgs({

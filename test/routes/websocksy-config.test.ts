@@ -115,6 +115,19 @@ describe('wsbridge --config=websocksy.cfg, bridging to real peers', () => {
     assert.equal((await refusedWs(`ws://127.0.0.1:${server.port}/unknown`)).status, 404);
   });
 
+  it("websocksy's own command line, `wsbridge CONFIGFILE`, runs the file too", async () => {
+    const file = join(dir.path, 'positional.cfg');
+    writeFileSync(
+      file,
+      `[core]\nport = 0\nlisten = 127.0.0.1\n[backend]\nhost = tcp://127.0.0.1\nport = ${lines.port}\nframing = newline\nframing-config = lf\n`,
+    );
+    const server = await startCli([file]);
+    servers.push(server);
+    const ws = await openWs(`ws://127.0.0.1:${server.port}/`);
+    assert.equal((await echo(ws, 'as websocksy\n')).data.toString(), 'you said: as websocksy\n');
+    await settle(ws);
+  });
+
   it('a mistake stops the command with exit status 2 and file:line', async () => {
     const file = join(dir.path, 'bad.cfg');
     writeFileSync(file, '[core]\nport = 0\nbackend = file\nlisten 127.0.0.1\n');
