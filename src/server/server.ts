@@ -496,7 +496,15 @@ export class Server<T = unknown> {
     const conn = new Connection<T>({
       socket,
       role: 'server',
-      request: info,
+      // Only the request itself stays with the connection, not the hook's working state.
+      request: {
+        url: info.url,
+        path: info.path,
+        query: info.query,
+        headers: info.headers,
+        remoteAddress: info.remoteAddress,
+        remotePort: info.remotePort,
+      },
       protocol: accepted.protocol,
       handlers,
       limits:
