@@ -16,6 +16,8 @@ export interface RequestHead {
   /** "1.1", "1.0", … */
   httpVersion: string;
   headers: HeaderMap;
+  /** The head as read (latin1), from which `parseHeaderText` gives `headers` again. */
+  text: string;
 }
 
 /** A parsed status line and headers. */
@@ -56,10 +58,16 @@ function parseHeaderLines(lines: string[]): HeaderMap {
 
 /** Parses a request head (the bytes up to and including the blank line). Malformed input: HandshakeError 400. */
 export function parseRequestHead(head: Buffer): RequestHead {
-  const lines = head.toString('latin1').split('\r\n');
+  const text = head.toString('latin1');
+  const lines = text.split('\r\n');
   const match = REQUEST_LINE.exec(lines[0]);
   if (!match) throw new HandshakeError('malformed request line', 400);
-  return { method: match[1], url: match[2], httpVersion: match[3], headers: parseHeaderLines(lines) };
+  return { method: match[1], url: match[2], httpVersion: match[3], headers: parseHeaderLines(lines), text };
+}
+
+/** The headers of a request head's `text` (one already accepted by `parseRequestHead`). */
+export function parseHeaderText(text: string): HeaderMap {
+  return parseHeaderLines(text.split('\r\n'));
 }
 
 /** Parses a response head. Malformed input: HandshakeError with status 0 (nothing valid was received). */

@@ -36,6 +36,7 @@ import {
   type PreparedFrame,
   type RequestInfo,
 } from './connection.js';
+import { HeldRequest } from './held-request.js';
 import { Hub, type BroadcastOptions } from './hub.js';
 import { Keepalive } from './keepalive.js';
 import './native-mask.js';
@@ -377,7 +378,14 @@ export class Server<T = unknown> {
         return;
       }
       if (isWebSocketUpgrade(head))
-        void this.upgrade(head, socket, received.subarray(end), remoteAddress, socket.remotePort ?? 0);
+        void this.upgrade(
+          head,
+          socket,
+          received.subarray(end),
+          remoteAddress,
+          socket.remotePort ?? 0,
+          head.text,
+        );
       else this.serveHttp(socket, received, remoteAddress, head);
     };
     socket.on('data', onData);
@@ -413,6 +421,8 @@ export class Server<T = unknown> {
     rest: Buffer,
     remoteAddress: string,
     remotePort: number,
+    /** The head's text, when this server read it (the connection re-parses its headers on demand). */
+    headText?: string,
   ): Promise<void> {
     const { path, query } = splitUrl(request.url);
     const info: UpgradeInfo<T> = {
@@ -497,14 +507,14 @@ export class Server<T = unknown> {
       socket,
       role: 'server',
       // Only the request itself stays with the connection, not the hook's working state.
-      request: {
-        url: info.url,
-        path: info.path,
-        query: info.query,
-        headers: info.headers,
-        remoteAddress: info.remoteAddress,
-        remotePort: info.remotePort,
-      },
+      request: new HeldRequest(
+        info.url,
+        info.path,
+        info.query,
+        info.remoteAddress,
+        info.remotePort,
+        headText ?? info.headers,
+      ),
       protocol: accepted.protocol,
       handlers,
       limits:
