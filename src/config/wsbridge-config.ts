@@ -71,46 +71,23 @@ const PIPE_KEYS = [
   'slow-client',
 ];
 
+/** Flags that only make sense on a command line (help, version, -q). */
+const COMMAND_LINE_ONLY = ['help', 'h', 'version', 'license', 'quiet'];
+
 /** Each route type's keys (beside `path`/`prefix` and `type`), by the flags they stand for. */
 export const ROUTE_KEYS: Record<RouteType, readonly string[]> = {
   echo: ['protocol', 'max-frame-size'],
   pipe: [...PIPE_KEYS, 'protocol', 'max-frame-size'],
+  // Socket mode's own flags; its listening ones are [server] keys (max-frame-size is both: per route too).
   socket: Object.keys(SOCKET_FLAGS).filter(
     (k) =>
-      ![
-        'port',
-        'addr',
-        'unix-socket',
-        'ssl-cert',
-        'ssl-key',
-        'origin',
-        'ping-interval',
-        'max-connections',
-        'log-level',
-        'quiet',
-        'help',
-      ].includes(k),
+      !COMMAND_LINE_ONLY.includes(k) &&
+      (k === 'max-frame-size' || !(SERVER_KEYS as readonly string[]).includes(k)),
   ),
   program: [
     'command',
     ...Object.keys(PROGRAM_FLAGS).filter(
-      (k) =>
-        ![
-          'port',
-          'address',
-          'unixsocket',
-          'ssl',
-          'sslcert',
-          'sslkey',
-          'sslca',
-          'redirport',
-          'pingms',
-          'loglevel',
-          'help',
-          'h',
-          'version',
-          'license',
-        ].includes(k),
+      (k) => !COMMAND_LINE_ONLY.includes(k) && !(k in WEBSOCKETD_SERVER_KEYS),
     ),
   ],
   static: ['staticdir'],
