@@ -33,7 +33,7 @@ import {
   type Frame,
   type Target,
 } from './raw-client.js';
-import { within } from './server-harness.js';
+import { spawnScriptServer, within } from './server-harness.js';
 import { MessageDeflate } from '../../src/server/deflate.js';
 
 export { Op, type Frame } from './raw-client.js';
@@ -627,41 +627,10 @@ export async function startMemoryServer(options: Record<string, unknown>): Promi
     });
     process.send({ port: server.address().port });
   `;
-  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  return spawnScriptServer<MemoryStats>(script, (child) => {
+    children.add(child);
+    child.once('exit', () => children.delete(child));
   });
-  children.add(child);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      children.delete(child);
-      resolve();
-    }),
-  );
-  const nextMessage = <M>(): Promise<M> =>
-    within(
-      new Promise<M>((resolve, reject) => {
-        child.once('message', (m) => resolve(m as M));
-        child.once('exit', (code) => reject(new Error(`child server exited (${code})`)));
-      }),
-      10_000,
-      'child server answer',
-    );
-  const { port } = await nextMessage<{ port: number }>();
-  return {
-    port,
-    stats: () => {
-      const answer = nextMessage<MemoryStats>();
-      child.send('stats');
-      return answer;
-    },
-    stop: async () => {
-      if (child.exitCode === null && child.connected) child.send('stop');
-      await within(exited, 5000, 'child server exit').catch(() => {
-        child.kill('SIGKILL');
-        return exited;
-      });
-    },
-  };
 }
 
 export const MiB = 1024 * 1024;

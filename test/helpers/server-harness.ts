@@ -415,9 +415,22 @@ export async function startChildServer(options: Record<string, unknown>): Promis
     });
     process.send({ port: server.address().port });
   `;
+  return spawnScriptServer<ChildStats>(script);
+}
+
+/**
+ * Runs `script` (an ES module that sends `{ port }`, answers 'stats' with one message and 'stop' by
+ * closing) in a child node process with --expose-gc, so its heap is measured apart from the test's.
+ * `track` sees the child (to kill it if the test process dies first).
+ */
+export async function spawnScriptServer<S>(
+  script: string,
+  track?: (child: ChildProcess) => void,
+): Promise<{ port: number; stats(): Promise<S>; stop(): Promise<void> }> {
   const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  track?.(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const nextMessage = <M>(): Promise<M> =>
     within(
@@ -432,7 +445,7 @@ export async function startChildServer(options: Record<string, unknown>): Promis
   return {
     port,
     stats: () => {
-      const answer = nextMessage<ChildStats>();
+      const answer = nextMessage<S>();
       child.send('stats');
       return answer;
     },
