@@ -20,7 +20,7 @@ import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { ServerChild } from './child.js';
 import { waitFor } from './common.js';
 import { DEFLATE_LEVEL, DEFLATE_MEM_LEVEL } from './deflate-config.js';
-import { measure, type Measurement } from './loadgen.js';
+import { driveBroadcast, measure, type Measurement } from './loadgen.js';
 import { clientFrame, FrameRing, OP_TEXT, openMany, upgradeRequest } from './wire.js';
 
 /** What the load generator offers. */
@@ -451,83 +451,31 @@ export async function deflateBroadcast(
   server: ServerChild,
   options: DeflateBroadcastOptions,
 ): Promise<Measurement> {
-  const { clients, burst, payloads } = options;
+  const { clients, payloads } = options;
   await server.setPayloads(payloads.map((p) => p.toString('latin1')));
   const opened = await openDeflate(server.port, clients, 100);
   const counts = newCounts();
   const stream = new ExpectedStream(payloads);
-  let running = true;
-  let failure: Error | undefined;
-  let delivered = 0;
-  let issued = 0;
-  let nextIssueAt = 0;
-  const perBurst = burst * clients;
-  const issue = (): void => {
-    if (!running || issued >= options.maxBursts || failure) return;
-    const start = issued * burst;
-    issued++;
-    nextIssueAt = (issued - 1) * perBurst;
-    server.broadcast(start, burst).then(
-      (receivers) => {
-        if (receivers !== perBurst)
-          failure ??= new Error(`burst reached ${receivers} receivers, expected ${perBurst}`);
-      },
-      (error: Error) => {
-        failure ??= error;
-      },
-    );
+  const run = await driveBroadcast(
+    server,
+    opened,
+    options,
+    30_000,
+    () => new InflatingReader(stream, counts),
+  );
+  return {
+    figure: run.rate,
+    serverCpu: run.serverCpu,
+    loadgenCpu: run.loadgenCpu,
+    detail: {
+      deliveries: run.count,
+      seconds: run.seconds,
+      bursts: run.bursts,
+      totalVerified: run.delivered,
+      serverNoContextTakeover: opened[0]?.params.serverNoContextTakeover ? 1 : 0,
+      ...wireDetail(counts, 0, 0),
+    },
   };
-  const states = opened.map(({ socket, rest }) => {
-    const state = { socket, received: 0 };
-    const reader = new InflatingReader(stream, counts);
-    const onData = (chunk: Buffer): void => {
-      let done: number;
-      try {
-        done = reader.push(chunk);
-      } catch (error) {
-        failure ??= error as Error;
-        socket.destroy();
-        return;
-      }
-      state.received += done;
-      delivered += done;
-      if (delivered >= nextIssueAt) issue();
-    };
-    socket.on('data', onData);
-    socket.on('close', () => {
-      if (running) failure ??= new Error('server closed a broadcast client');
-    });
-    if (rest.length > 0) onData(rest);
-    socket.resume();
-    return { state };
-  });
-  const failed = (): Error | undefined => failure;
-  try {
-    issue();
-    issue();
-    const m = await measure(server, options.warmupMs, options.durationMs, () => delivered, failed);
-    running = false;
-    await waitFor(() => delivered === issued * perBurst, 30_000, 'broadcast drain', failed);
-    for (const { state } of states)
-      if (state.received !== issued * burst)
-        throw new Error(`a client got ${state.received} of ${issued * burst} messages`);
-    return {
-      figure: m.rate,
-      serverCpu: m.serverCpu,
-      loadgenCpu: m.loadgenCpu,
-      detail: {
-        deliveries: m.count,
-        seconds: m.seconds,
-        bursts: issued,
-        totalVerified: delivered,
-        serverNoContextTakeover: opened[0]?.params.serverNoContextTakeover ? 1 : 0,
-        ...wireDetail(counts, 0, 0),
-      },
-    };
-  } finally {
-    running = false;
-    for (const { state } of states) state.socket.destroy();
-  }
 }
 
 /** "bytes on the wire per payload byte, server → client" for the runs of each row of a scenario table. */

@@ -256,12 +256,45 @@ export interface BroadcastOptions {
 
 /** Broadcast: the server sends bursts to all clients; figure = deliveries (message × client) per second. */
 export async function broadcast(server: ServerChild, options: BroadcastOptions): Promise<Measurement> {
-  const { clients, burst, payloads } = options;
+  const { clients, payloads } = options;
   const expectedPayloads = payloads.map((p) => Buffer.from(p, 'utf8'));
   for (const p of expectedPayloads)
     if (p.length !== expectedPayloads[0].length) throw new Error('payload sizes differ');
   await server.setPayloads(payloads);
   const opened = await openMany(server.port, clients, 100, 60_000);
+  const run = await driveBroadcast(server, opened, options, 20_000, () => {
+    let expected = 0;
+    return new FrameReader((op, length) => {
+      if (op !== 0x1) throw new Error(`opcode ${op}, expected text (length ${length})`);
+      return expectedPayloads[expected++ % expectedPayloads.length];
+    });
+  });
+  return {
+    figure: run.rate,
+    serverCpu: run.serverCpu,
+    loadgenCpu: run.loadgenCpu,
+    detail: { deliveries: run.count, seconds: run.seconds, bursts: run.bursts, totalVerified: run.delivered },
+  };
+}
+
+/** What a broadcast client reads with: `push` returns how many whole (checked) messages a chunk completed. */
+export interface MessageCounter {
+  push(chunk: Buffer): number;
+}
+
+/**
+ * Drives a broadcast run over `opened` clients: bursts of `burst` messages (one IPC command each, at
+ * most two outstanding), each client's bytes checked by its own reader; after the measurement, waits for
+ * every issued message to reach every client, then closes them.
+ */
+export async function driveBroadcast(
+  server: ServerChild,
+  opened: { socket: Socket; rest: Buffer }[],
+  options: { clients: number; burst: number; warmupMs: number; durationMs: number; maxBursts: number },
+  drainMs: number,
+  newReader: () => MessageCounter,
+): Promise<Awaited<ReturnType<typeof measure>> & { bursts: number; delivered: number }> {
+  const { clients, burst } = options;
   let running = true;
   let failure: Error | undefined;
   let delivered = 0;
@@ -284,11 +317,8 @@ export async function broadcast(server: ServerChild, options: BroadcastOptions):
     );
   };
   const states = opened.map(({ socket, rest }) => {
-    const state = { socket, received: 0, expected: 0 };
-    const reader = new FrameReader((op, length) => {
-      if (op !== 0x1) throw new Error(`opcode ${op}, expected text (length ${length})`);
-      return expectedPayloads[state.expected++ % expectedPayloads.length];
-    });
+    const state = { socket, received: 0 };
+    const reader = newReader();
     const onData = (chunk: Buffer): void => {
       let done: number;
       try {
@@ -316,16 +346,11 @@ export async function broadcast(server: ServerChild, options: BroadcastOptions):
     issue();
     const m = await measure(server, options.warmupMs, options.durationMs, () => delivered, failed);
     running = false;
-    await waitFor(() => delivered === issued * perBurst, 20_000, 'broadcast drain', failed);
+    await waitFor(() => delivered === issued * perBurst, drainMs, 'broadcast drain', failed);
     for (const s of states)
       if (s.received !== issued * burst)
         throw new Error(`a client got ${s.received} of ${issued * burst} messages`);
-    return {
-      figure: m.rate,
-      serverCpu: m.serverCpu,
-      loadgenCpu: m.loadgenCpu,
-      detail: { deliveries: m.count, seconds: m.seconds, bursts: issued, totalVerified: delivered },
-    };
+    return { ...m, bursts: issued, delivered };
   } finally {
     running = false;
     for (const s of states) s.socket.destroy();
