@@ -32,6 +32,16 @@ const request: EnvRequest = {
   remotePort: 51234,
 };
 
+/** Options for a program at the root URL, over plain TCP. */
+const ROOT_OPTIONS = {
+  serverSoftware: 's',
+  tls: false,
+  scriptName: '/',
+  pathInfo: '/',
+  decodedPath: '/',
+  uniqueId: '1',
+};
+
 describe('programEnvironment (websocketd)', () => {
   it('sets every variable websocketd sets, with its values, and HTTP_HOST', () => {
     const env = programEnvironment(request, {
@@ -112,12 +122,7 @@ describe('programEnvironment (websocketd)', () => {
     const env = programEnvironment(
       { ...request, remoteAddress: '', remotePort: 0 },
       {
-        serverSoftware: 's',
-        tls: false,
-        scriptName: '/',
-        pathInfo: '/',
-        decodedPath: '/',
-        uniqueId: '1',
+        ...ROOT_OPTIONS,
         unixSocket: true,
       },
     );
@@ -128,12 +133,7 @@ describe('programEnvironment (websocketd)', () => {
 
   it('REMOTE_HOST is the reverse-DNS name when looked up', () => {
     const env = programEnvironment(request, {
-      serverSoftware: 's',
-      tls: false,
-      scriptName: '/',
-      pathInfo: '/',
-      decodedPath: '/',
-      uniqueId: '1',
+      ...ROOT_OPTIONS,
       remoteHost: 'client.example',
     });
     assert.equal(env.REMOTE_ADDR, '10.0.0.7');
@@ -141,25 +141,13 @@ describe('programEnvironment (websocketd)', () => {
   });
 
   it('no HTTP_PROXY from a Proxy header (httpoxy)', () => {
-    const env = programEnvironment(request, {
-      serverSoftware: 's',
-      tls: false,
-      scriptName: '/',
-      pathInfo: '/',
-      decodedPath: '/',
-      uniqueId: '1',
-    });
+    const env = programEnvironment(request, ROOT_OPTIONS);
     assert.equal(env.HTTP_PROXY, undefined);
   });
 
   it('a request variable wins over a parent variable of the same name', () => {
     const env = programEnvironment(request, {
-      serverSoftware: 's',
-      tls: false,
-      scriptName: '/',
-      pathInfo: '/',
-      decodedPath: '/',
-      uniqueId: '1',
+      ...ROOT_OPTIONS,
       parentEnv: { REMOTE_USER: 'root', QUERY_STRING: 'x' },
     });
     assert.equal(env.REMOTE_USER, '');
