@@ -29,7 +29,6 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
     config.mode === 'pipe'
       ? createPipeEndpoint(config.pipe, config.maxMessageSize, log)
       : createEchoEndpoint();
-  const options = soleEndpointOptions(endpoint, ROOT_MOUNT, log);
   const logged = connectionLog(log, accessLog);
   const server = createServer({
     tls,
@@ -40,15 +39,7 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
     maxConnections: config.maxConnections,
     perMessageDeflate: config.deflate,
     handshakeFailed: logged.handshakeFailed,
-    ...options,
-    open: (conn) => {
-      logged.open(conn);
-      options.open?.(conn);
-    },
-    close: (conn, code, reason) => {
-      logged.close(conn, code, reason);
-      options.close?.(conn, code, reason);
-    },
+    ...soleEndpointOptions(endpoint, ROOT_MOUNT, log, logged),
   });
   const release = async (): Promise<void> => {
     await endpoint.stop?.();

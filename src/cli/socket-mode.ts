@@ -218,7 +218,6 @@ export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
 async function start(config: SocketConfig, log: Logger): Promise<Server<PeerSession>> {
   const tls = serverTls(config.sslCert, config.sslKey);
   const endpoint = await createSocketEndpoint(config, log);
-  const options = soleEndpointOptions(endpoint, ROOT_MOUNT, log);
   const logged = connectionLog(log);
   const server = createServer<PeerSession>({
     tls,
@@ -227,15 +226,7 @@ async function start(config: SocketConfig, log: Logger): Promise<Server<PeerSess
     pingInterval: config.pingInterval,
     maxConnections: config.maxConnections,
     handshakeFailed: logged.handshakeFailed,
-    ...options,
-    open: (conn) => {
-      logged.open(conn);
-      options.open?.(conn);
-    },
-    close: (conn, code, reason) => {
-      logged.close(conn, code, reason);
-      options.close?.(conn, code, reason);
-    },
+    ...soleEndpointOptions(endpoint, ROOT_MOUNT, log, logged),
   });
   if (config.unixSocket) await server.listen({ path: config.unixSocket });
   else await server.listen({ port: config.port, host: config.host });

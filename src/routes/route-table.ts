@@ -6,12 +6,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HandshakeError } from '../protocol/errors.js';
-import type { Connection, ConnectionHandlers } from '../server/connection.js';
+import type { ConnectionHandlers } from '../server/connection.js';
 import { Hub } from '../server/hub.js';
 import { targetPath } from '../server/safe-path.js';
 import type { ServerOptions, UpgradeInfo } from '../server/server.js';
 import type { Endpoint, Mount } from './endpoint.js';
-import { requestEndpoint, upgradeEndpoint, type ErrorLog } from './serve-endpoint.js';
+import { requestEndpoint, upgradeEndpoint, type ConnectionHooks, type ErrorLog } from './serve-endpoint.js';
 
 export type PathMatch = { exact: string } | { prefix: string };
 
@@ -22,12 +22,6 @@ export interface Route {
   maxMessageSize?: number;
   /** Subprotocols by preference, for endpoints that do not choose one themselves. */
   protocols?: readonly string[];
-}
-
-/** Per-connection hooks every route shares (access log, debug lines). */
-export interface RouteHooks {
-  open?(conn: Connection<unknown>): void;
-  close?(conn: Connection<unknown>, code: number, reason: string): void;
 }
 
 interface Mounted {
@@ -47,7 +41,7 @@ export class RouteTable {
   private readonly prefixes: { prefix: string; mounted: Mounted }[] = [];
   private readonly all: Mounted[] = [];
 
-  constructor(routes: readonly Route[], unixSocket: boolean, hooks: RouteHooks = {}) {
+  constructor(routes: readonly Route[], unixSocket: boolean, hooks: ConnectionHooks = {}) {
     for (const route of routes) {
       const base =
         'exact' in route.match ? route.match.exact : route.match.prefix === '/' ? '' : route.match.prefix;

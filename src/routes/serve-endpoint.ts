@@ -1,6 +1,7 @@
 /** Turns an endpoint into server callbacks: alone on a server, or behind a route (route-table.ts). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HandshakeError } from '../protocol/errors.js';
+import type { Connection } from '../server/connection.js';
 import type { ServerOptions, UpgradeInfo } from '../server/server.js';
 import type { Endpoint, Mount } from './endpoint.js';
 
@@ -44,14 +45,30 @@ export function requestEndpoint(
     });
 }
 
+/** Per-connection hooks run before the endpoint's own `open` and `close` (access log, debug lines). */
+export interface ConnectionHooks {
+  open?(conn: Connection<unknown>): void;
+  close?(conn: Connection<unknown>, code: number, reason: string): void;
+}
+
 /** Server callbacks for a server carrying this one endpoint. */
 export function soleEndpointOptions<T>(
   endpoint: Endpoint<T>,
   mount: Mount,
   log: ErrorLog,
+  hooks: ConnectionHooks = {},
 ): Pick<ServerOptions<T>, 'upgrade' | 'request' | 'open' | 'message' | 'drain' | 'close' | 'ping' | 'pong'> {
+  const own = endpoint.handlers;
   return {
-    ...endpoint.handlers,
+    ...own,
+    open: (conn) => {
+      hooks.open?.(conn as Connection<unknown>);
+      own.open?.(conn);
+    },
+    close: (conn, code, reason) => {
+      hooks.close?.(conn as Connection<unknown>, code, reason);
+      own.close?.(conn, code, reason);
+    },
     upgrade: (info) => upgradeEndpoint(endpoint, info, mount),
     request: endpoint.request ? (req, res) => requestEndpoint(endpoint, req, res, mount, log) : undefined,
   };
