@@ -4,6 +4,7 @@
  * become socket-mode flags; `[backend]` lines are passed to the backend as `-c key=value`, in order.
  * Unlike websocksy, unknown `[core]` keys and lines without `=` are errors (file:line), not ignored.
  */
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { ConfigError } from './config-error.js';
 
 /** True when a file looks like websocksy's: its first section is `[core]` or `[backend]`. */
@@ -64,4 +65,23 @@ export function websocksyArgs(file: string, source: string): string[] {
   });
   // websocksy's default backend is `defaultpeer`, configured by [backend] host/port/framing lines.
   return [...core, `--backend=${backendName ?? 'defaultpeer'}`, ...backend];
+}
+
+/**
+ * websocksy's own command line, `websocksy CONFIGFILE`: one argument naming a readable file (not an
+ * executable, which would be program mode's COMMAND) whose first section is [core] or [backend].
+ */
+export function isWebsocksyCommandLine(argv: readonly string[]): boolean {
+  if (argv.length !== 1 || argv[0].startsWith('-')) return false;
+  try {
+    if (!statSync(argv[0]).isFile()) return false;
+    try {
+      accessSync(argv[0], constants.X_OK);
+      return false;
+    } catch {
+      return isWebsocksyConfig(readFileSync(argv[0], 'utf8'));
+    }
+  } catch {
+    return false;
+  }
 }

@@ -7,10 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { optionSpec, parseCommandLine, type CliConfig } from '../cli/options.js';
-import { parseProgramCommandLine, PROGRAM_FLAGS, type ProgramConfig } from '../cli/program-options.js';
-import { parseSocketCommandLine, SOCKET_FLAGS, type SocketConfig } from '../cli/socket-mode.js';
-import { UsageError } from '../cli/usage-error.js';
+import { optionSpec, parseCommandLine, type CliConfig } from '../modes/pipe/pipe-options.js';
+import {
+  parseProgramCommandLine,
+  PROGRAM_FLAGS,
+  type ProgramConfig,
+} from '../modes/program/program-options.js';
+import { parseSocketCommandLine, SOCKET_FLAGS, type SocketConfig } from '../modes/socket/socket-mode.js';
+import { UsageError } from '../modes/common/usage-error.js';
 import { ConfigError } from './config-error.js';
 import { flagArgs, KeyTypeError, parseArgsShapes, type FlagShape } from './flag-args.js';
 import { KeyLines } from './key-lines.js';

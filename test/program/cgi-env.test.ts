@@ -2,6 +2,7 @@
  * The environment builders as pure functions: websocketd's program environment (every variable by name
  * and value), RFC 3875's for CGI scripts, Host splitting, --passenv picking and UNIQUE_ID.
  */
+import { splitHostPort } from '../../src/modes/common/host-port.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -10,10 +11,9 @@ import {
   pickParentEnv,
   plainAddress,
   programEnvironment,
-  splitHostPort,
   UniqueIds,
   type EnvRequest,
-} from '../../src/bridges/cgi-env.js';
+} from '../../src/modes/program/cgi-env.js';
 
 const request: EnvRequest = {
   url: '/chat/room?a=1&b=2',

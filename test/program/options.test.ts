@@ -4,9 +4,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isProgramCommandLine, lookPath } from '../../src/cli/program-mode.js';
-import { parseGoFlags, parseProgramCommandLine } from '../../src/cli/program-options.js';
-import { UsageError } from '../../src/cli/usage-error.js';
+import { lookPath } from '../../src/modes/program/program-mode.js';
+import { isProgramCommandLine } from '../../src/cli/pick-mode.js';
+import { parseGoFlags, parseProgramCommandLine } from '../../src/modes/program/program-options.js';
+import { UsageError } from '../../src/modes/common/usage-error.js';
 import { fixture, runProgramCli } from '../helpers/program-harness.js';
 
 describe('Go-style flags', () => {

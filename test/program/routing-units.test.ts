@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ScriptRouter } from '../../src/bridges/script-router.js';
+import { ScriptRouter } from '../../src/modes/program/script-router.js';
 import { decodeUrlPath, targetPath } from '../../src/server/safe-path.js';
-import { originRefusal } from '../../src/cli/websocketd-origin.js';
+import { originRefusal } from '../../src/modes/program/websocketd-origin.js';
 
 describe('ScriptRouter', () => {
   let base: string;

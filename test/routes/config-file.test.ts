@@ -7,9 +7,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { optionSpec } from '../../src/cli/options.js';
-import { PROGRAM_FLAGS } from '../../src/cli/program-options.js';
-import { SOCKET_FLAGS } from '../../src/cli/socket-mode.js';
+import { optionSpec } from '../../src/modes/pipe/pipe-options.js';
+import { PROGRAM_FLAGS } from '../../src/modes/program/program-options.js';
+import { SOCKET_FLAGS } from '../../src/modes/socket/socket-mode.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { KeyLines } from '../../src/config/key-lines.js';
 import {

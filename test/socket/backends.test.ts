@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { expandTemplate, parsePeerFile } from '../../src/bridges/backend-file.js';
-import { parseCookies } from '../../src/bridges/backend.js';
-import type { PeerRequest } from '../../src/bridges/backend.js';
+import { expandTemplate, parsePeerFile } from '../../src/modes/socket/backend-file.js';
+import { parseCookies } from '../../src/modes/socket/backend.js';
+import type { PeerRequest } from '../../src/modes/socket/backend.js';
 import { REPO_ROOT, startCli, tempDir, type CliServer } from '../helpers/peers.js';
 import { lineService, Recorder, tcpEcho, type Peer } from './harness.js';
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { unixDgramMissing } from '../../src/bridges/unix-dgram-peer.js';
+import { unixDgramMissing } from '../../src/modes/socket/unix-dgram-peer.js';
 import { runCli, startCli, tempDir, type CliServer } from '../helpers/peers.js';
 import {
   lineService,
@@ -354,7 +354,7 @@ describe('socket mode: subprotocols and the command line', () => {
   });
 
   it("socket mode is chosen by --peer/--backend among the options, not in a program's arguments", async () => {
-    const { isSocketCommandLine } = await import('../../src/cli/socket-mode.js');
+    const { isSocketCommandLine } = await import('../../src/cli/pick-mode.js');
     assert.equal(isSocketCommandLine(['--peer=tcp://h:1']), true);
     assert.equal(isSocketCommandLine(['-p', '8080', '--peer', 'tcp://h:1']), true);
     assert.equal(isSocketCommandLine(['-b', 'file', '-c', 'path=/x']), true);

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { createPeerBridge } from '../../src/bridges/peer-bridge.js';
-import type { PeerSession } from '../../src/bridges/peer-session.js';
-import { unixDgramMissing } from '../../src/bridges/unix-dgram-peer.js';
+import { createPeerBridge } from '../../src/modes/socket/peer-bridge.js';
+import type { PeerSession } from '../../src/modes/socket/peer-session.js';
+import { unixDgramMissing } from '../../src/modes/socket/unix-dgram-peer.js';
 import { createServer, type Server } from '../../src/index.js';
 import { Recorder, until } from './harness.js';
 

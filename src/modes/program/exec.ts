@@ -18,10 +18,10 @@
 import { isUtf8 } from 'node:buffer';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { LineSplitter } from '../framing/lines.js';
-import { ClientHold } from './client-hold.js';
-import { CloseCode } from '../protocol/errors.js';
-import type { Connection, ConnectionHandlers } from '../server/connection.js';
+import { LineSplitter } from '../../framing/lines.js';
+import { ClientHold } from '../common/client-hold.js';
+import { CloseCode } from '../../protocol/errors.js';
+import type { Connection, ConnectionHandlers } from '../../server/connection.js';
 
 /** Where a session reports (stderr lines of the program, exits, signals). */
 export interface ExecLog {

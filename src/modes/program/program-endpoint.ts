@@ -10,28 +10,22 @@ import { accessSync, constants, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { reverse } from 'node:dns/promises';
 import { delimiter, join } from 'node:path';
-import {
-  cgiEnvironment,
-  pickParentEnv,
-  plainAddress,
-  programEnvironment,
-  UniqueIds,
-} from '../bridges/cgi-env.js';
-import { execHandlers, ProgramSession, SpawnError, startProgram, type ExecOptions } from '../bridges/exec.js';
-import { ScriptRouter } from '../bridges/script-router.js';
-import { HandshakeError } from '../protocol/errors.js';
-import { runCgi } from '../server/cgi.js';
-import { decodeUrlPath, targetPath } from '../server/safe-path.js';
-import type { UpgradeInfo } from '../server/server.js';
-import { createStaticHandler } from '../server/static-files.js';
-import { DEVCONSOLE_PAGE } from '../cli/devconsole-page.js';
-import type { Logger } from '../cli/log.js';
-import { packageVersion } from '../cli/package-version.js';
-import type { ProgramConfig } from '../cli/program-options.js';
-import { openSettingDir } from '../cli/setting-files.js';
-import { UsageError } from '../cli/usage-error.js';
-import { originRefusal } from '../cli/websocketd-origin.js';
-import { withinMount, type Endpoint, type Mount } from './endpoint.js';
+import { cgiEnvironment, pickParentEnv, plainAddress, programEnvironment, UniqueIds } from './cgi-env.js';
+import { execHandlers, ProgramSession, SpawnError, startProgram, type ExecOptions } from './exec.js';
+import { ScriptRouter } from './script-router.js';
+import { HandshakeError } from '../../protocol/errors.js';
+import { runCgi } from './cgi.js';
+import { decodeUrlPath, targetPath } from '../../server/safe-path.js';
+import type { UpgradeInfo } from '../../server/server.js';
+import { createStaticHandler } from '../../server/static-files.js';
+import { DEVCONSOLE_PAGE } from './devconsole-page.js';
+import type { Logger } from '../common/log.js';
+import { packageVersion } from '../common/package-version.js';
+import type { ProgramConfig } from './program-options.js';
+import { openSettingDir } from '../common/setting-files.js';
+import { UsageError } from '../common/usage-error.js';
+import { originRefusal } from './websocketd-origin.js';
+import { withinMount, type Endpoint, type Mount } from '../../routes/endpoint.js';
 
 function isExecutableFile(path: string): boolean {
   try {

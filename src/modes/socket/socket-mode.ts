@@ -5,20 +5,20 @@
  * before the 101 (502 if it cannot be reached).
  */
 import { parseArgs } from 'node:util';
-import { unixDgramMissing } from '../bridges/unix-dgram-peer.js';
-import { parsePeerAddress, PeerAddressError, type PeerAddress } from '../bridges/peer-address.js';
-import type { PeerSession } from '../bridges/peer-session.js';
-import { DEFAULT_MAX_FRAME, FramingConfigError } from '../framing/framer.js';
-import { framingSpec, FRAMING_NAMES, type FramingSpec } from '../framing/registry.js';
-import { ROOT_MOUNT } from '../routes/endpoint.js';
-import { soleEndpointOptions } from '../routes/serve-endpoint.js';
-import { createSocketEndpoint, type SocketRouteConfig } from '../routes/socket-route.js';
-import { createServer, type Server } from '../server/server.js';
-import { Logger, type LogLevel } from './log.js';
-import { integerFlag } from './flag-values.js';
-import { connectionLog, listenAddress, serverTls } from './server-settings.js';
-import { counted, untilSignal } from './until-signal.js';
-import { UsageError } from './usage-error.js';
+import { unixDgramMissing } from './unix-dgram-peer.js';
+import { parsePeerAddress, PeerAddressError, type PeerAddress } from './peer-address.js';
+import type { PeerSession } from './peer-session.js';
+import { DEFAULT_MAX_FRAME, FramingConfigError } from '../../framing/framer.js';
+import { framingSpec, FRAMING_NAMES, type FramingSpec } from '../../framing/registry.js';
+import { ROOT_MOUNT } from '../../routes/endpoint.js';
+import { soleEndpointOptions } from '../../routes/serve-endpoint.js';
+import { createSocketEndpoint, type SocketRouteConfig } from './socket-endpoint.js';
+import { createServer, type Server } from '../../server/server.js';
+import { Logger, type LogLevel } from '../common/log.js';
+import { integerFlag } from '../common/flag-values.js';
+import { connectionLog, listenAddress, serverTls } from '../common/server-settings.js';
+import { counted, untilSignal } from '../common/until-signal.js';
+import { UsageError } from '../common/usage-error.js';
 
 export const SOCKET_USAGE = `Usage: wsbridge --peer=URL [options]        (websocksy-style socket bridge)
        wsbridge --backend=file|./select.js [-c KEY=VALUE]... [options]
@@ -75,25 +75,6 @@ export const SOCKET_FLAGS = {
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/**
- * True when the command line asks for socket mode (`--peer` or `--backend`) among its options: flags
- * after a program-mode COMMAND (a positional that is not a flag's value) or after `--` are the program's.
- */
-export function isSocketCommandLine(argv: readonly string[]): boolean {
-  let previousTakesValue = false;
-  for (const arg of argv) {
-    if (arg === '--') return false;
-    if (arg.startsWith('-') && arg !== '-') {
-      if (/^--(peer|backend)(=|$)/.test(arg) || arg === '-b') return true;
-      previousTakesValue = !arg.includes('=');
-      continue;
-    }
-    if (!previousTakesValue) return false;
-    previousTakesValue = false;
-  }
-  return false;
-}
 
 /** Socket mode settings, checked. */
 export interface SocketConfig extends SocketRouteConfig {

@@ -2,11 +2,11 @@
  * What the socket bridges share: a peer opened before the 101 (so a failure is an HTTP 502, not an
  * accepted socket that closes at once), then driven by the connection's callbacks through `conn.data`.
  */
-import type { Connection, ConnectionHandlers } from '../server/connection.js';
-import type { FramingSpec } from '../framing/registry.js';
+import type { Connection, ConnectionHandlers } from '../../server/connection.js';
+import type { FramingSpec } from '../../framing/registry.js';
 import { formatPeer, type PeerAddress } from './peer-address.js';
 
-export { ClientHold } from './client-hold.js';
+export { ClientHold } from '../common/client-hold.js';
 
 /** Where a peer session reports. */
 export interface PeerLog {

@@ -3,7 +3,7 @@
  * its socket is paused (TCP slows it), and since nothing is read from a paused socket, a Ping every
  * second makes a vanished client show up as a failed write instead of holding its bridge open forever.
  */
-import type { Connection } from '../server/connection.js';
+import type { Connection } from '../../server/connection.js';
 
 /** While the client's socket is paused, a Ping this often shows whether it is still there. */
 export const PAUSED_PROBE_MS = 1000;

@@ -1,6 +1,6 @@
 /** The echo endpoint: every message goes back to its sender; GET on the mount point shows the console page. */
-import type { Endpoint } from './endpoint.js';
-import { consolePageRequest } from './console-request.js';
+import type { Endpoint } from '../../routes/endpoint.js';
+import { consolePageRequest } from '../common/console-request.js';
 
 export function createEchoEndpoint(): Endpoint<unknown> {
   return {

@@ -1,8 +1,8 @@
 /** Command-line parsing: gwsocket's flags, with its defaults, into a checked configuration. */
 import { parseArgs } from 'node:util';
-import { PIPE_DEFAULTS } from '../bridges/pipe-hub.js';
-import { integerFlag } from './flag-values.js';
-import { UsageError } from './usage-error.js';
+import { PIPE_DEFAULTS } from './pipe-hub.js';
+import { integerFlag } from '../common/flag-values.js';
+import { UsageError } from '../common/usage-error.js';
 
 /** What the command line asks for, checked. */
 export interface CliConfig {

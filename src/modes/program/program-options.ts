@@ -3,10 +3,10 @@
  * (`-flag` or `--flag`, `=value` or a separate value, booleans only with `=`, parsing stops at the first
  * argument that is not a flag or after `--`), into a checked configuration.
  */
-import { defaultPassEnv } from '../bridges/cgi-env.js';
-import type { LogLevel } from './log.js';
-import { integerFlag } from './flag-values.js';
-import { UsageError } from './usage-error.js';
+import { defaultPassEnv } from './cgi-env.js';
+import type { LogLevel } from '../common/log.js';
+import { integerFlag } from '../common/flag-values.js';
+import { UsageError } from '../common/usage-error.js';
 
 type FlagKind = 'bool' | 'string' | 'int' | 'list';
 

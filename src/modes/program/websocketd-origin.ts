@@ -4,7 +4,7 @@
  * `host[:port]` (no port: any port) or `scheme://host[:port]` (the scheme must match too); `--sameorigin`
  * compares host and port with the request's `Host`, default ports 80/443 filled in.
  */
-import { splitHostPort } from '../bridges/cgi-env.js';
+import { splitHostPort } from '../common/host-port.js';
 
 export interface OriginRules {
   /** `--origin` entries; empty: any origin. */

@@ -3,6 +3,7 @@
  * WebSocket connection, and RFC 3875's (as Go's net/http/cgi builds it) for a `--cgidir` script. Nothing
  * here reads `process.env`: the parent variables to pass (`--passenv`) are picked by `pickParentEnv`.
  */
+import { splitHostPort } from '../common/host-port.js';
 
 /** The request, as the server saw it. Header names are lower-case. */
 export interface EnvRequest {
@@ -71,27 +72,6 @@ function cleanValue(value: string | string[], join = ', '): string {
 /** `x-custom-thing` → `HTTP_X_CUSTOM_THING`. */
 export function headerVariable(name: string): string {
   return `HTTP_${name.toUpperCase().replace(/-/g, '_')}`;
-}
-
-/**
- * Splits a `Host` header as websocketd does: `example.com:8080` → (`example.com`, `8080`); without a port
- * the default one (80, or 443 with TLS); `[::1]:8080` → (`::1`, `8080`). A value it cannot split (too
- * many colons) gives empty strings, as Go's `net.SplitHostPort` failure does there.
- */
-export function splitHostPort(host: string, tls: boolean): { name: string; port: string } {
-  const fallback = tls ? '443' : '80';
-  if (host.startsWith('[')) {
-    const close = host.indexOf(']');
-    if (close === -1) return { name: '', port: '' };
-    const after = host.slice(close + 1);
-    if (after === '') return { name: host, port: fallback }; // Go keeps the brackets here
-    if (!after.startsWith(':') || after.includes(':', 1)) return { name: '', port: '' };
-    return { name: host.slice(1, close), port: after.slice(1) };
-  }
-  const colon = host.indexOf(':');
-  if (colon === -1) return { name: host, port: fallback };
-  if (host.includes(':', colon + 1)) return { name: '', port: '' };
-  return { name: host.slice(0, colon), port: host.slice(colon + 1) };
 }
 
 /** Strips the IPv4-mapped prefix a dual-stack socket reports (`::ffff:127.0.0.1` → `127.0.0.1`), as Go does. */

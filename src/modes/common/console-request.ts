@@ -1,8 +1,8 @@
 /** Plain HTTP for echo and pipe endpoints: the console page at the mount point, 404 elsewhere. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CONSOLE_PAGE } from '../cli/console-page.js';
-import { targetPath } from '../server/safe-path.js';
-import { withinMount, type Mount } from './endpoint.js';
+import { CONSOLE_PAGE } from './console-page.js';
+import { targetPath } from '../../server/safe-path.js';
+import { withinMount, type Mount } from '../../routes/endpoint.js';
 
 export function consolePageRequest(req: IncomingMessage, res: ServerResponse, mount: Mount): void {
   const path = targetPath(withinMount(req.url ?? '/', mount));

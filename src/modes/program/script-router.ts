@@ -7,7 +7,7 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeUrlPath, isInside, targetPath } from '../server/safe-path.js';
+import { decodeUrlPath, isInside, targetPath } from '../../server/safe-path.js';
 
 /** A script selected by a URL path. */
 export interface ScriptMatch {

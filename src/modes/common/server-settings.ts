@@ -1,7 +1,7 @@
 /** Listening-side settings shared by the command-line modes and config files: TLS, access log, address. */
 import { createSecureContext } from 'node:tls';
-import type { Connection } from '../server/connection.js';
-import type { HandshakeFailure, Server } from '../server/server.js';
+import type { Connection } from '../../server/connection.js';
+import type { HandshakeFailure, Server } from '../../server/server.js';
 import { AccessLog } from './access-log.js';
 import type { Logger } from './log.js';
 import { readSettingFile } from './setting-files.js';

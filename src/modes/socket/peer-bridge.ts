@@ -3,10 +3,10 @@
  * choice), opens it before the 101 (failure → 502 with a log line), and stores the session in
  * `conn.data`; `handlers` relay.
  */
-import { HandshakeError } from '../protocol/errors.js';
-import type { UpgradeInfo } from '../server/server.js';
-import { FramingConfigError } from '../framing/framer.js';
-import { framingSpec, type FramingSpec } from '../framing/registry.js';
+import { HandshakeError } from '../../protocol/errors.js';
+import type { UpgradeInfo } from '../../server/server.js';
+import { FramingConfigError } from '../../framing/framer.js';
+import { framingSpec, type FramingSpec } from '../../framing/registry.js';
 import {
   isRefusal,
   parseCookies,

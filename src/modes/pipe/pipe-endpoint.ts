@@ -3,19 +3,12 @@
  * pair of byte streams, FIFOs (created if missing, removed at stop) or stdin/stdout. See pipe-hub.ts.
  */
 import type { Readable } from 'node:stream';
-import {
-  ensureFifo,
-  FifoReader,
-  FifoWriter,
-  removeFifo,
-  StreamSink,
-  type OutputSink,
-} from '../bridges/fifo.js';
-import { PipeHub, type HubLog } from '../bridges/pipe-hub.js';
-import type { CliConfig } from '../cli/options.js';
-import { UsageError } from '../cli/usage-error.js';
-import { consolePageRequest } from './console-request.js';
-import type { Endpoint } from './endpoint.js';
+import { ensureFifo, FifoReader, FifoWriter, removeFifo, StreamSink, type OutputSink } from './fifo.js';
+import { PipeHub, type HubLog } from './pipe-hub.js';
+import type { CliConfig } from './pipe-options.js';
+import { UsageError } from '../common/usage-error.js';
+import { consolePageRequest } from '../common/console-request.js';
+import type { Endpoint } from '../../routes/endpoint.js';
 
 export type PipeSettings = CliConfig['pipe'];
 

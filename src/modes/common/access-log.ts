@@ -4,8 +4,8 @@
  * The bytes field is "-" (the WebSocket byte count is not tracked per connection).
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import type { Connection } from '../server/connection.js';
-import type { HandshakeFailure } from '../server/server.js';
+import type { Connection } from '../../server/connection.js';
+import type { HandshakeFailure } from '../../server/server.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

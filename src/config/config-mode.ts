@@ -2,61 +2,32 @@
  * `wsbridge --config=FILE`: one server for every route of a wsbridge TOML file (config/wsbridge-config.ts),
  * or websocksy's own INI file run as socket mode (config/websocksy-config.ts).
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/config-error.js';
-import { isWebsocksyConfig, websocksyArgs } from '../config/websocksy-config.js';
-import { loadWsbridgeConfig, type RouteConfig, type WsbridgeConfig } from '../config/wsbridge-config.js';
-import { createEchoEndpoint } from '../routes/echo-route.js';
+import { ConfigError } from './config-error.js';
+import { isWebsocksyCommandLine, isWebsocksyConfig, websocksyArgs } from './websocksy-config.js';
+import { loadWsbridgeConfig, type RouteConfig, type WsbridgeConfig } from './wsbridge-config.js';
+import { createEchoEndpoint } from '../modes/echo/echo-endpoint.js';
 import type { Endpoint } from '../routes/endpoint.js';
-import { createPipeEndpoint } from '../routes/pipe-route.js';
-import { createProgramEndpoint } from '../routes/program-route.js';
+import { createPipeEndpoint } from '../modes/pipe/pipe-endpoint.js';
+import { createProgramEndpoint } from '../modes/program/program-endpoint.js';
 import { describeMatch, RouteTable, type Route } from '../routes/route-table.js';
-import { createSocketEndpoint } from '../routes/socket-route.js';
+import { createSocketEndpoint } from '../modes/socket/socket-endpoint.js';
 import { createServer, type Server } from '../server/server.js';
-import type { AccessLog } from './access-log.js';
-import { Logger } from './log.js';
-import { redirectServer } from './redirect-server.js';
-import { connectionLog, listenAddress, openAccessLog, serverTls } from './server-settings.js';
-import { readSettingFile } from './setting-files.js';
-import { runSocketMode } from './socket-mode.js';
-import { counted, untilSignal } from './until-signal.js';
-import { UsageError } from './usage-error.js';
+import type { AccessLog } from '../modes/common/access-log.js';
+import { Logger } from '../modes/common/log.js';
+import { redirectServer } from '../modes/common/redirect-server.js';
+import { connectionLog, listenAddress, openAccessLog, serverTls } from '../modes/common/server-settings.js';
+import { readSettingFile } from '../modes/common/setting-files.js';
+import { runSocketMode } from '../modes/socket/socket-mode.js';
+import { counted, untilSignal } from '../modes/common/until-signal.js';
+import { UsageError } from '../modes/common/usage-error.js';
 
 export const CONFIG_USAGE = `Usage: wsbridge --config=FILE   (or wsbridge FILE, for websocksy's config file)
 
 FILE is either a wsbridge TOML file ([server] settings and [[route]] tables, see the README's
 "Routes" section) or websocksy's own config file ([core] and [backend] sections).`;
-
-/**
- * websocksy's own command line, `websocksy CONFIGFILE`: one argument naming a readable file (not an
- * executable, which would be program mode's COMMAND) whose first section is [core] or [backend].
- */
-function isWebsocksyCommandLine(argv: readonly string[]): boolean {
-  if (argv.length !== 1 || argv[0].startsWith('-')) return false;
-  try {
-    if (!statSync(argv[0]).isFile()) return false;
-    try {
-      accessSync(argv[0], constants.X_OK);
-      return false;
-    } catch {
-      return isWebsocksyConfig(readFileSync(argv[0], 'utf8'));
-    }
-  } catch {
-    return false;
-  }
-}
-
-/** True when the command line names a config file (before any `--`), or is websocksy's `CONFIGFILE`. */
-export function isConfigCommandLine(argv: readonly string[]): boolean {
-  if (isWebsocksyCommandLine(argv)) return true;
-  for (const arg of argv) {
-    if (arg === '--') return false;
-    if (arg === '--config' || arg.startsWith('--config=')) return true;
-  }
-  return false;
-}
 
 function configFile(argv: readonly string[]): string {
   if (isWebsocksyCommandLine(argv)) return argv[0];

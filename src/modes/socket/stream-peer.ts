@@ -13,9 +13,9 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { CloseCode } from '../protocol/errors.js';
-import type { Connection } from '../server/connection.js';
-import { FramingError, type Emit, type Framer } from '../framing/framer.js';
+import { CloseCode } from '../../protocol/errors.js';
+import type { Connection } from '../../server/connection.js';
+import { FramingError, type Emit, type Framer } from '../../framing/framer.js';
 import { formatPeer, type PeerAddress } from './peer-address.js';
 import {
   ClientHold,

@@ -2,16 +2,16 @@
  * The socket endpoint (websocksy's and websockify's model): each client is bridged to its own peer,
  * fixed or chosen per request by a backend (websocksy's `file`/`defaultpeer`, or a JavaScript module).
  */
-import type { Backend } from '../bridges/backend.js';
-import { BackendConfigError, createFileBackend, fileBackendConfig } from '../bridges/backend-file.js';
-import { loadBackendModule } from '../bridges/backend-module.js';
-import { formatPeer, parsePeerAddress, PeerAddressError, type PeerAddress } from '../bridges/peer-address.js';
-import { createPeerBridge } from '../bridges/peer-bridge.js';
-import type { PeerLog, PeerSession } from '../bridges/peer-session.js';
-import { framingSpec, type FramingSpec } from '../framing/registry.js';
-import { readSettingFile } from '../cli/setting-files.js';
-import { UsageError } from '../cli/usage-error.js';
-import type { Endpoint } from './endpoint.js';
+import type { Backend } from './backend.js';
+import { BackendConfigError, createFileBackend, fileBackendConfig } from './backend-file.js';
+import { loadBackendModule } from './backend-module.js';
+import { formatPeer, parsePeerAddress, PeerAddressError, type PeerAddress } from './peer-address.js';
+import { createPeerBridge } from './peer-bridge.js';
+import type { PeerLog, PeerSession } from './peer-session.js';
+import { framingSpec, type FramingSpec } from '../../framing/registry.js';
+import { readSettingFile } from '../common/setting-files.js';
+import { UsageError } from '../common/usage-error.js';
+import type { Endpoint } from '../../routes/endpoint.js';
 
 /** What a socket endpoint needs (socket-mode.ts parses it from flags or config keys). */
 export interface SocketRouteConfig {

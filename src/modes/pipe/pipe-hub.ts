@@ -12,19 +12,19 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
-import { CloseCode, InvalidStateError } from '../protocol/errors.js';
-import { isValidCloseCode } from '../protocol/close.js';
-import type { Connection, ConnectionHandlers } from '../server/connection.js';
-import { prepareFrames, type ClientGroup } from '../server/hub.js';
-import { GWSOCKET_CHUNK, splitChunks } from '../framing/chunks.js';
-import { LineSplitter } from '../framing/lines.js';
+import { CloseCode, InvalidStateError } from '../../protocol/errors.js';
+import { isValidCloseCode } from '../../protocol/close.js';
+import type { Connection, ConnectionHandlers } from '../../server/connection.js';
+import { prepareFrames, type ClientGroup } from '../../server/hub.js';
+import { GWSOCKET_CHUNK, splitChunks } from '../../framing/chunks.js';
+import { LineSplitter } from '../../framing/lines.js';
 import {
   encodeOpenRecord,
   encodeRecord,
   StrictRecordReader,
   StrictType,
   STRICT_HEADER_SIZE,
-} from '../framing/strict.js';
+} from '../../framing/strict.js';
 import type { FifoReader, OutputSink } from './fifo.js';
 
 /** Pipe hub settings (each has a CLI flag; defaults in `PIPE_DEFAULTS`). */

@@ -1,6 +1,6 @@
 /** websocketd's `--redirport`: a plain HTTP listener answering every request with a 301 to the server. */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { splitHostPort } from '../bridges/cgi-env.js';
+import { splitHostPort } from './host-port.js';
 
 export interface RedirectOptions {
   /** The server redirected to speaks TLS (https). */

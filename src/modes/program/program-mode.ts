@@ -9,63 +9,21 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { TlsOptions } from 'node:tls';
-import { plainAddress } from '../bridges/cgi-env.js';
-import type { ProgramSession } from '../bridges/exec.js';
-import { createProgramEndpoint, type ProgramEndpoint } from '../routes/program-route.js';
-import { soleEndpointOptions } from '../routes/serve-endpoint.js';
-import { createServer, DEFAULTS, type Server } from '../server/server.js';
-import { Logger } from './log.js';
-import { optionSpec } from './options.js';
-import { packageVersion } from './package-version.js';
-import {
-  parseProgramCommandLine,
-  PROGRAM_FLAGS,
-  PROGRAM_USAGE,
-  type ProgramConfig,
-} from './program-options.js';
-import { redirectServer } from './redirect-server.js';
-import { listenAddress } from './server-settings.js';
-import { readSettingFile } from './setting-files.js';
-import { counted, untilSignal } from './until-signal.js';
-import { UsageError } from './usage-error.js';
+import { plainAddress } from './cgi-env.js';
+import type { ProgramSession } from './exec.js';
+import { createProgramEndpoint, type ProgramEndpoint } from './program-endpoint.js';
+import { soleEndpointOptions } from '../../routes/serve-endpoint.js';
+import { createServer, DEFAULTS, type Server } from '../../server/server.js';
+import { Logger } from '../common/log.js';
+import { packageVersion } from '../common/package-version.js';
+import { parseProgramCommandLine, PROGRAM_USAGE, type ProgramConfig } from './program-options.js';
+import { redirectServer } from '../common/redirect-server.js';
+import { listenAddress } from '../common/server-settings.js';
+import { readSettingFile } from '../common/setting-files.js';
+import { counted, untilSignal } from '../common/until-signal.js';
+import { UsageError } from '../common/usage-error.js';
 
-export { lookPath } from '../routes/program-route.js';
-
-/** Flags only websocketd has: any of them makes a command line a program-mode one. */
-const WEBSOCKETD_ONLY = new Set(
-  Object.keys(PROGRAM_FLAGS).filter((name) => !['port', 'origin', 'help', 'h', 'version'].includes(name)),
-);
-
-/**
- * True for a websocketd-style command line: a positional COMMAND, `--`, any websocketd-only flag, or a
- * Go-style single-dash long flag (`-port=8080`). gwsocket's own flags (and their separate values) are
- * skipped; a positional after a gwsocket-only flag is left to the gwsocket parser to refuse.
- */
-export function isProgramCommandLine(argv: readonly string[]): boolean {
-  const gwsocket = optionSpec as Record<string, { type: string; short?: string }>;
-  const shorts = new Map(
-    Object.entries(gwsocket).flatMap(([name, spec]) => (spec.short ? [[spec.short, name]] : [])),
-  );
-  let gwsocketOnly = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') return true;
-    if (arg === '-' || !arg.startsWith('-')) return !gwsocketOnly;
-    if (arg.startsWith('--')) {
-      const name = arg.slice(2).split('=')[0];
-      if (WEBSOCKETD_ONLY.has(name)) return true;
-      if (gwsocket[name] && !(name in PROGRAM_FLAGS)) gwsocketOnly = true;
-      if (!arg.includes('=') && gwsocket[name]?.type === 'string') i++;
-      continue;
-    }
-    const body = arg.slice(1);
-    const name = body.split('=')[0];
-    if (name.length > 1 && name in PROGRAM_FLAGS) return true; // Go style: -port=8080, -dir DIR
-    const long = shorts.get(body[0]);
-    if (long && gwsocket[long].type === 'string' && body.length === 1) i++;
-  }
-  return false;
-}
+export { lookPath } from './program-endpoint.js';
 
 /** What `start` set up, for shutdown. */
 interface Running {

@@ -12,9 +12,9 @@
  */
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { CloseCode } from '../protocol/errors.js';
-import type { Connection } from '../server/connection.js';
-import { FramingError, type Emit, type Framer } from '../framing/framer.js';
+import { CloseCode } from '../../protocol/errors.js';
+import type { Connection } from '../../server/connection.js';
+import { FramingError, type Emit, type Framer } from '../../framing/framer.js';
 import { formatPeer, type HostAddress } from './peer-address.js';
 import {
   ClientHold,
