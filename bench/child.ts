@@ -25,6 +25,19 @@ export interface ChildOptions {
   execArgv?: string[];
   /** Extra arguments for server.js. */
   args?: string[];
+  /** Environment changes for the child; undefined removes a variable. */
+  env?: Record<string, string | undefined>;
+}
+
+function withChanges(
+  env: NodeJS.ProcessEnv,
+  changes: Record<string, string | undefined> = {},
+): NodeJS.ProcessEnv {
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
 }
 
 export class ServerChild {
@@ -74,7 +87,7 @@ export class ServerChild {
     const child = track(
       fork(SERVER_SCRIPT, [impl, scenario, ...(options.args ?? [])], {
         // Only 'ws' is pure JS (ws+native may load the add-ons; wsbridge does not read these variables).
-        env: wsEnv(impl !== 'ws'),
+        env: withChanges(wsEnv(impl !== 'ws'), options.env),
         execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),

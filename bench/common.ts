@@ -9,7 +9,9 @@ export type Impl = (typeof IMPLS)[number];
 export const SCENARIOS = [
   'echo-small',
   'echo-64k',
+  'echo-256k',
   'echo-1m',
+  'echo-4m',
   'handshake',
   'memory',
   'broadcast',
@@ -58,6 +60,9 @@ export type Reply =
   | { type: 'stats'; id: number; stats: Stats }
   | { type: 'ok'; id: number; receivers?: number }
   | { type: 'error'; id?: number; message: string };
+
+/** The glibc malloc policy bin/wsbridge starts node with (README, "Malloc policy"). */
+export const MALLOC_POLICY = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

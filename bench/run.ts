@@ -16,7 +16,15 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ServerChild } from './child.js';
-import { IMPLS, SCENARIOS, median, type Impl, type NativeInfo, type Scenario } from './common.js';
+import {
+  IMPLS,
+  MALLOC_POLICY,
+  SCENARIOS,
+  median,
+  type Impl,
+  type NativeInfo,
+  type Scenario,
+} from './common.js';
 import { broadcast, echo, handshakes, memory, type Measurement } from './loadgen.js';
 import { MASK_KEY, OP_BINARY, OP_TEXT } from './wire.js';
 import { EXEC_SCENARIO, printExec, runExec, splitExecScenario, type ExecResult } from './exec.js';
@@ -216,6 +224,8 @@ interface Variant {
   label: string;
   impl: Impl;
   args: string[];
+  /** Environment changes for its server child (undefined removes a variable). */
+  env?: Record<string, string | undefined>;
   /** The row it is compared with like for like in the summary. */
   compareTo?: string;
 }
@@ -225,12 +235,52 @@ interface ScenarioDef {
   unit: string;
   target: Target;
   run(server: ServerChild, args: Args): Promise<Measurement>;
+  /** Environment changes for the plain implementation rows' server children. */
+  env?: Record<string, string | undefined>;
   variants?: Variant[];
 }
 
 const SMALL_PAYLOADS = Array.from({ length: 16 }, text64);
 const P64K = Array.from({ length: 2 }, () => randomBytes(64 * 1024));
+const P256K = Array.from({ length: 2 }, () => randomBytes(256 * 1024));
 const P1M = Array.from({ length: 2 }, () => randomBytes(1024 * 1024));
+const P4M = Array.from({ length: 2 }, () => randomBytes(4 * 1024 * 1024));
+
+/**
+ * Echo of large binary messages. The plain rows run under glibc's default malloc (as `node app.js`
+ * starts); the "policy" rows under MALLOC_POLICY, which the wsbridge command uses by default. So
+ * "wsbridge policy" vs ws+native is what each gives as started by default, and vs "ws+native policy"
+ * is like for like.
+ */
+function largeEcho(size: string, payloads: Buffer[], target: Target): ScenarioDef {
+  return {
+    title: `echo of ${size} binary, 4 connections x 2 in flight (payload MB/s, one direction)`,
+    unit: 'MB/s',
+    target,
+    env: { GLIBC_TUNABLES: undefined },
+    variants: [
+      {
+        label: 'wsbridge policy',
+        impl: 'wsbridge',
+        args: [],
+        env: { GLIBC_TUNABLES: MALLOC_POLICY },
+        compareTo: 'ws+native policy',
+      },
+      { label: 'ws+native policy', impl: 'ws+native', args: [], env: { GLIBC_TUNABLES: MALLOC_POLICY } },
+    ],
+    run: async (server, a) => {
+      const m = await echo(server, {
+        connections: 4,
+        inFlight: 2,
+        payloads,
+        opcode: OP_BINARY,
+        warmupMs: a.warmupMs,
+        durationMs: a.durationMs,
+      });
+      return { ...m, figure: m.detail.mbPerSecond, detail: { ...m.detail, messagesPerSecond: m.figure } };
+    },
+  };
+}
 const BROADCAST_PAYLOADS = Array.from({ length: 16 }, () => text64().toString('utf8'));
 // Compressed scenarios: enough distinct JSON-like messages that none finds its own copy in the 32 KiB window.
 const JSON_1K = jsonPayloads(64, 1024, 1);
@@ -252,38 +302,10 @@ const DEFS: Record<Scenario, ScenarioDef> = {
         durationMs: a.durationMs,
       }),
   },
-  'echo-64k': {
-    title: 'echo of 64 KiB binary, 4 connections x 2 in flight (payload MB/s, one direction)',
-    unit: 'MB/s',
-    target: { vs: 'ws+native', ratio: 1 },
-    run: async (server, a) => {
-      const m = await echo(server, {
-        connections: 4,
-        inFlight: 2,
-        payloads: P64K,
-        opcode: OP_BINARY,
-        warmupMs: a.warmupMs,
-        durationMs: a.durationMs,
-      });
-      return { ...m, figure: m.detail.mbPerSecond, detail: { ...m.detail, messagesPerSecond: m.figure } };
-    },
-  },
-  'echo-1m': {
-    title: 'echo of 1 MiB binary, 4 connections x 2 in flight (payload MB/s, one direction)',
-    unit: 'MB/s',
-    target: { vs: 'ws+native', ratio: 1 },
-    run: async (server, a) => {
-      const m = await echo(server, {
-        connections: 4,
-        inFlight: 2,
-        payloads: P1M,
-        opcode: OP_BINARY,
-        warmupMs: a.warmupMs,
-        durationMs: a.durationMs,
-      });
-      return { ...m, figure: m.detail.mbPerSecond, detail: { ...m.detail, messagesPerSecond: m.figure } };
-    },
-  },
+  'echo-64k': largeEcho('64 KiB', P64K, { vs: 'ws+native', ratio: 1.5 }),
+  'echo-256k': largeEcho('256 KiB', P256K, { vs: 'ws+native' }),
+  'echo-1m': largeEcho('1 MiB', P1M, { vs: 'ws+native', ratio: 1.2 }),
+  'echo-4m': largeEcho('4 MiB', P4M, { vs: 'ws+native' }),
   handshake: {
     title: 'handshakes: TCP connect + upgrade + checked 101, then RST; 50 concurrent loops',
     unit: 'hs/s',
@@ -455,16 +477,23 @@ async function main(): Promise<void> {
         impl,
         label: impl as string,
         extraArgs: [] as string[],
+        env: def.env,
         variant: false,
       })),
-      ...variants.map((v) => ({ impl: v.impl, label: v.label, extraArgs: v.args, variant: true })),
+      ...variants.map((v) => ({
+        impl: v.impl,
+        label: v.label,
+        extraArgs: v.args,
+        env: v.env ?? def.env,
+        variant: true,
+      })),
     ];
     try {
       const reps = scenario === 'memory' && !args.repsGiven ? 1 : args.reps;
       for (let rep = 0; rep < reps; rep++) {
         // Rotate the order each repetition so that drifting machine load does not favour one implementation.
         const order = entries.map((_, i) => entries[(i + rep) % entries.length]);
-        for (const { impl, label, extraArgs, variant } of order) {
+        for (const { impl, label, extraArgs, env, variant } of order) {
           const execArgv =
             args.cpuProfDir && args.cpuProfImpls.includes(impl)
               ? [
@@ -479,7 +508,7 @@ async function main(): Promise<void> {
             args.batchedBroadcast && impl === 'wsbridge' && scenario === 'broadcast'
               ? ['--batched', ...extraArgs]
               : extraArgs;
-          const server = await ServerChild.start(impl, scenario, { execArgv, args: extra });
+          const server = await ServerChild.start(impl, scenario, { execArgv, args: extra, env });
           try {
             if (!(impl in natives)) {
               natives[impl] = server.native;
@@ -489,7 +518,7 @@ async function main(): Promise<void> {
             if (variant) (variantRuns[label] ??= []).push(m);
             else (runs[impl] ??= []).push(m);
             process.stdout.write(
-              `  rep ${rep + 1} ${label.padEnd(9)} ${fmt(m.figure, def.unit === 'MB/s' ? 1 : 0).padStart(12)} ${def.unit}` +
+              `  rep ${rep + 1} ${label.padEnd(16)} ${fmt(m.figure, def.unit === 'MB/s' ? 1 : 0).padStart(12)} ${def.unit}` +
                 `  server CPU ${pct(m.serverCpu).padStart(4)}  loadgen CPU ${pct(m.loadgenCpu).padStart(4)}\n`,
             );
           } finally {

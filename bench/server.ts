@@ -43,6 +43,8 @@ async function startWsbridge(): Promise<Backend> {
     pingInterval: 0,
     // The memory scenario holds up to 10,000 connections; the default cap is exactly that.
     maxConnections: 100_000,
+    // echo-4m sends 4 MiB messages; ws's default limit (100 MiB) allows them too.
+    ...(scenario === 'echo-4m' ? { maxMessageSize: 8 * 1024 * 1024 } : {}),
     // deflate-* scenarios: the settings of bench/deflate-config.ts; otherwise the default (no client offers it).
     perMessageDeflate: wsbridgeDeflateOptions(scenario, process.argv),
     message(conn, data, isBinary) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `wsbridge` command: reads argv, picks a mode, runs it, exits with its status. */
+import './malloc-policy.js';
 import { runConfigMode } from '../config/config-mode.js';
 import { runPipeMode } from '../modes/pipe/pipe-mode.js';
 import { runProgramMode } from '../modes/program/program-mode.js';

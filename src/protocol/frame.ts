@@ -75,6 +75,47 @@ export function setNativeUnmask(unmask: NativeUnmask | undefined): void {
   nativeUnmask = unmask;
 }
 
+/** Copy-and-unmask from a native add-on: `output[offset + i] = source[i] ^ key[i & 3]` for i < length. */
+type NativeMaskCopy = (
+  source: Uint8Array,
+  key: Uint8Array,
+  output: Uint8Array,
+  offset: number,
+  length: number,
+) => void;
+let nativeMaskCopy: NativeMaskCopy | undefined;
+
+/** Registers a native copy-and-unmask (bufferutil's `mask`); `undefined` goes back to copy + JS loop. */
+export function setNativeMaskCopy(maskCopy: NativeMaskCopy | undefined): void {
+  nativeMaskCopy = maskCopy;
+}
+
+/**
+ * Writes `source` XOR the key (from key position `keyOffset`) into `output` at `outOffset`: one pass
+ * instead of a copy and then an unmask, for payloads assembled from several reads.
+ */
+export function maskInto(
+  source: Uint8Array,
+  key: Uint8Array,
+  keyOffset: number,
+  output: Uint8Array,
+  outOffset: number,
+): void {
+  const length = source.length;
+  if (nativeMaskCopy !== undefined && length >= NATIVE_MASK_MIN) {
+    if (keyOffset === 0) nativeMaskCopy(source, key, output, outOffset, length);
+    else {
+      for (let k = 0; k < 4; k++) rotatedKey[k] = key[(k + keyOffset) & 3];
+      nativeMaskCopy(source, rotatedKey, output, outOffset, length);
+    }
+    return;
+  }
+  // The copy runs at memory speed; the word-wise unmask then works on the (hot) destination.
+  const target = output.subarray(outOffset, outOffset + length);
+  target.set(source);
+  applyMask(target, key, keyOffset);
+}
+
 const wordBytes = new Uint8Array(4);
 const wordView = new Uint32Array(wordBytes.buffer);
 

@@ -1,12 +1,13 @@
 /**
  * Incremental frame parser (RFC 6455 §5). Bytes go in as they arrive, split anywhere; whole messages,
- * control frames and the first protocol error come out through a sink. It never concatenates received
- * chunks except to join the pieces of one message at its end, and data-frame payloads are unmasked and
- * UTF-8-checked piece by piece as they arrive, so an invalid byte fails at once and the work per byte is
- * constant whatever the fragment count.
+ * control frames and the first protocol error come out through a sink. A message whose payload lies in
+ * one read is used where it lies (unmasked in place). Any other message is allocated once, when its frame
+ * header announces the length (never past the limit), and each arriving piece is copied and unmasked
+ * into place in one pass; fragments grow it geometrically, capped at the limit. UTF-8 is checked piece by
+ * piece as it arrives, so an invalid byte fails at once and the work per byte is constant.
  */
 import { ProtocolError, CloseCode } from './errors.js';
-import { applyMask, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
+import { applyMask, maskInto, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import { Utf8Validator } from './utf8.js';
 
 /** Receives what the parser finds. Called synchronously from `push()`. */
@@ -71,8 +72,13 @@ export class FrameParser {
   // The message being assembled. messageOpcode 0: none in progress.
   private messageOpcode = 0;
   private messageCompressed = false;
-  private fragments: Buffer[] = [];
+  /** The message being filled (capacity may exceed messageLength while fragments arrive). */
+  private message: Buffer | undefined;
+  /** A single-frame message used in place, in the read it arrived in. */
+  private direct: Buffer | undefined;
   private messageLength = 0;
+  /** The current message's wire limit: no buffer grows past it. */
+  private wireLimit = 0;
   private readonly utf8 = new Utf8Validator();
 
   constructor(
@@ -99,7 +105,8 @@ export class FrameParser {
   stop(): void {
     this.stopped = true;
     this.chunks = [];
-    this.fragments = [];
+    this.message = undefined;
+    this.direct = undefined;
     this.buffered = 0;
     this.offset = 0;
   }
@@ -263,6 +270,7 @@ export class FrameParser {
     this.masked = masked;
     this.maskOffset = 0;
     this.remaining = length;
+    if (!isControl) this.wireLimit = wireLimit;
     if (opcode === Opcode.Text || opcode === Opcode.Binary) {
       this.messageOpcode = opcode;
       this.messageCompressed = rsv1;
@@ -306,29 +314,53 @@ export class FrameParser {
     }
     while (this.remaining > 0) {
       if (this.buffered === 0) return false;
+      let message = this.message;
+      const needed = this.messageLength + this.remaining;
+      if (message === undefined) {
+        const inOneRead =
+          this.fin && this.messageLength === 0 && this.chunks[0].length - this.offset >= needed;
+        if (!inOneRead) message = this.grow(needed);
+      } else if (message.length < needed) message = this.grow(needed);
       const piece = this.takePiece(this.remaining);
-      if (this.masked) {
-        applyMask(piece, this.keyBytes(), this.maskOffset);
-        this.maskOffset = (this.maskOffset + piece.length) & 3;
+      let data: Buffer;
+      if (message === undefined) {
+        if (this.masked) applyMask(piece, this.keyBytes(), this.maskOffset);
+        this.direct = data = piece;
+      } else {
+        if (this.masked) maskInto(piece, this.keyBytes(), this.maskOffset, message, this.messageLength);
+        else message.set(piece, this.messageLength);
+        data = message.subarray(this.messageLength, this.messageLength + piece.length);
       }
+      this.maskOffset = (this.maskOffset + piece.length) & 3;
       this.remaining -= piece.length;
       this.messageLength += piece.length;
       if (
         this.messageOpcode === Opcode.Text &&
         this.validateUtf8 &&
         !this.messageCompressed &&
-        !this.utf8.write(piece)
+        !this.utf8.write(data)
       )
         return this.fail('invalid UTF-8 in a text message', CloseCode.InvalidPayload);
-      this.fragments.push(piece);
     }
     this.state = State.Header;
     if (this.fin) this.finishMessage();
     return true;
   }
 
+  /**
+   * Makes room for `needed` bytes (the header check keeps `needed` within the wire limit): exactly that
+   * for a message's first frame, else doubling so many fragments cost few copies, never past the limit.
+   */
+  private grow(needed: number): Buffer {
+    const old = this.message;
+    const size = old === undefined ? needed : Math.min(this.wireLimit, Math.max(needed, old.length * 2));
+    const message = Buffer.allocUnsafe(size);
+    if (old !== undefined) old.copy(message, 0, 0, this.messageLength);
+    this.message = message;
+    return message;
+  }
+
   private finishMessage(): void {
-    const fragments = this.fragments;
     const isText = this.messageOpcode === Opcode.Text;
     const compressed = this.messageCompressed;
     if (isText && this.validateUtf8 && !compressed && !this.utf8.complete) {
@@ -336,12 +368,10 @@ export class FrameParser {
       return;
     }
     const data =
-      fragments.length === 1
-        ? fragments[0]
-        : fragments.length === 0
-          ? Buffer.alloc(0)
-          : Buffer.concat(fragments, this.messageLength);
-    this.fragments = [];
+      this.direct ??
+      (this.message === undefined ? Buffer.alloc(0) : this.message.subarray(0, this.messageLength));
+    this.message = undefined;
+    this.direct = undefined;
     this.messageLength = 0;
     this.messageOpcode = 0;
     this.messageCompressed = false;

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { applyMask, setNativeUnmask } from '../../src/protocol/frame.js';
+import { applyMask, maskInto, setNativeMaskCopy, setNativeUnmask } from '../../src/protocol/frame.js';
 import { nativeMaskLoaded } from '../../src/server/native-mask.js';
 
 function naive(data: Uint8Array, key: Uint8Array, offset: number): Buffer {
@@ -26,6 +26,24 @@ test('native unmask (bufferutil) matches the byte loop for all offsets and odd l
       const expected = naive(data, key, offset);
       applyMask(data, key, offset);
       assert.deepEqual(Buffer.from(data), expected, `length ${length} offset ${offset}`);
+    }
+  }
+});
+
+test('copy-and-unmask (native when loaded, then the JS fallback) matches the byte loop, source untouched', () => {
+  const key = Uint8Array.from([0x9c, 0x01, 0x7e, 0x33]);
+  for (const native of [nativeMaskLoaded, false]) {
+    if (!native) setNativeMaskCopy(undefined);
+    for (const length of [5, 1024, 1025, 65536 + 3]) {
+      for (let offset = 0; offset < 4; offset++) {
+        const source = randomBytes(length + 1).subarray(1);
+        const copy = Buffer.from(source);
+        const output = Buffer.alloc(length + 7, 0xee);
+        maskInto(source, key, offset, output, 7);
+        assert.deepEqual(output.subarray(7), naive(source, key, offset), `length ${length} offset ${offset}`);
+        assert.deepEqual(output.subarray(0, 7), Buffer.alloc(7, 0xee), 'wrote before the offset');
+        assert.deepEqual(Buffer.from(source), copy, 'source changed');
+      }
     }
   }
 });
