@@ -174,6 +174,8 @@ export class Server<T = unknown> {
   private closing: Promise<void> | undefined;
   /** Handshakes waiting on an async `upgrade` hook (they count towards maxConnections). */
   private upgrading = 0;
+  /** Each server numbers its own connections from 1, so ids do not depend on other servers or clients. */
+  private lastId = 0;
 
   constructor(options: ServerOptions<T> = {}) {
     this.options = options;
@@ -504,6 +506,7 @@ export class Server<T = unknown> {
     socket.write(response);
     const handlers = info.handlers ?? this.options;
     const conn = new Connection<T>({
+      id: ++this.lastId,
       socket,
       role: 'server',
       // Only the request itself stays with the connection, not the hook's working state.
