@@ -64,7 +64,7 @@ export interface ConnectionOwner {
   remove(conn: { readonly id: number }): void;
 }
 
-/** What a Connection is made of (the server and `connect()` build it after a handshake). */
+/** @internal What a Connection is made of (the server and `connect()` build it after a handshake). */
 export interface ConnectionInit<T> {
   /** Unique among the connections of its server (or among client connections). */
   id: number;
@@ -128,7 +128,7 @@ function checkPayload(data: unknown): void {
     throw new TypeError(`cannot send a ${data === null ? 'null' : typeof data}: pass a string or bytes`);
 }
 
-// Not `implements SessionHandler`: those methods are @internal, stripped from the published types.
+// Not `implements SessionHandler`: those methods are internal, stripped from the published types.
 export class Connection<T = unknown> {
   /** Id of this connection, never reused by its server (each server counts from 1; so do clients). */
   readonly id: number;
