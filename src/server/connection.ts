@@ -53,7 +53,10 @@ export interface ConnectionHandlers<T = unknown> {
 export interface ConnectionLimits {
   /** Largest incoming message, bytes. */
   maxMessageSize: number;
-  /** A send buffer past this many bytes drops the connection (a peer that never reads). */
+  /**
+   * A send buffer past this many bytes, not counting the message being written, drops the connection
+   * (a peer that never reads): one message of any size may always be sent.
+   */
   maxBufferedAmount: number;
   /** How long to wait for the peer's Close (or the TCP close) after ours, ms. */
   closeTimeout: number;
@@ -77,6 +80,8 @@ export interface ConnectionInit<T> {
   owner?: ConnectionOwner;
   /** permessage-deflate state, when negotiated. */
   deflate?: MessageDeflate;
+  /** Told when the connection is dropped for a send buffer past `maxBufferedAmount` (to count, log). */
+  onSlowDrop?: (conn: Connection<unknown>, bufferedAmount: number) => void;
 }
 
 /** A message waiting behind an earlier one that is still being compressed. */
@@ -161,6 +166,8 @@ export class Connection<T = unknown> {
   /** @internal */
   private owner: ConnectionOwner | undefined;
   /** @internal */
+  private readonly onSlowDrop: ConnectionInit<unknown>['onSlowDrop'];
+  /** @internal */
   private closeTimer: NodeJS.Timeout | undefined;
   /** @internal */
   private userPaused = false;
@@ -194,6 +201,7 @@ export class Connection<T = unknown> {
     this.limits = init.limits;
     this.owner = init.owner;
     this.deflate = init.deflate;
+    this.onSlowDrop = init.onSlowDrop;
     this.session = new WebSocketSession(
       {
         role: init.role,
@@ -427,13 +435,24 @@ export class Connection<T = unknown> {
       ok = socket.write(more);
       socket.uncork();
     }
-    if (!ok && socket.writableLength > this.limits.maxBufferedAmount) {
-      this.transportError = new Error(
-        `send buffer over ${this.limits.maxBufferedAmount} bytes: peer not reading`,
-      );
-      socket.destroy();
-    }
+    // What was queued before this frame is what the peer failed to read: a message as large as the
+    // server accepts may always be written once, whatever maxBufferedAmount is.
+    const size = data.length + (more === undefined ? 0 : more.length);
+    if (!ok && socket.writableLength - size > this.limits.maxBufferedAmount && !this.session.hasSentClose)
+      this.dropSlowReader();
     return ok;
+  }
+
+  /**
+   * @internal A peer that does not read: Close 1008 goes at the end of its queue (it sees it if it ever
+   * reads), nothing more is queued, and the transport is dropped after `closeTimeout` at the latest.
+   */
+  private dropSlowReader(): void {
+    const buffered = this.bufferedAmount;
+    const message = `send buffer over ${this.limits.maxBufferedAmount} bytes: peer not reading`;
+    this.transportError = new Error(message);
+    this.session.fail(new ProtocolError(message, CloseCode.PolicyViolation));
+    this.onSlowDrop?.(this as Connection<unknown>, buffered);
   }
 
   /** @internal */

@@ -72,7 +72,10 @@ test('a user file compiles against the built types, and Connection internals are
       .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
     assert.deepEqual(errors, []);
     const used = program.getSourceFiles().map((f) => f.fileName);
-    assert.ok(used.some((f) => f.endsWith('dist/src/index.d.ts')), 'resolved to the built types');
+    assert.ok(
+      used.some((f) => f.endsWith('dist/src/index.d.ts')),
+      'resolved to the built types',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
