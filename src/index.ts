@@ -8,7 +8,13 @@
  * ```
  */
 export { createServer, Server, DEFAULTS } from './server/server.js';
-export type { ServerOptions, ListenOptions, UpgradeInfo, HandshakeFailure } from './server/server.js';
+export type {
+  ServerOptions,
+  ServerStats,
+  ListenOptions,
+  UpgradeInfo,
+  HandshakeFailure,
+} from './server/server.js';
 export { Connection } from './server/connection.js';
 export type {
   ConnectionHandlers,

@@ -40,6 +40,9 @@ export interface ClientOptions<T = unknown> extends ConnectionHandlers<T> {
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
+/** Client connections have their own sequence, apart from any server's. */
+let lastClientId = 0;
+
 /**
  * Opens a WebSocket client connection to a `ws:` or `wss:` URL. Resolves once the handshake succeeds;
  * rejects with a HandshakeError (carrying the HTTP status received, 0 if none) or the socket's error.
@@ -137,6 +140,7 @@ export function connect<T = unknown>(
       socket.pause();
       const maxMessageSize = options.maxMessageSize ?? DEFAULTS.maxMessageSize;
       const conn = new Connection<T>({
+        id: ++lastClientId,
         socket,
         role: 'client',
         request: {

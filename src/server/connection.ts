@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
-import { CloseCode, InvalidStateError, ProtocolError } from '../protocol/errors.js';
+import { CloseCode, ProtocolError } from '../protocol/errors.js';
 import { encodeClosePayload } from '../protocol/close.js';
 import { WebSocketSession, type SessionHandler } from '../protocol/session.js';
 import type { MessageDeflate } from './deflate.js';
@@ -53,7 +53,10 @@ export interface ConnectionHandlers<T = unknown> {
 export interface ConnectionLimits {
   /** Largest incoming message, bytes. */
   maxMessageSize: number;
-  /** A send buffer past this many bytes drops the connection (a peer that never reads). */
+  /**
+   * A send buffer past this many bytes, not counting the message being written, drops the connection
+   * (a peer that never reads): one message of any size may always be sent.
+   */
   maxBufferedAmount: number;
   /** How long to wait for the peer's Close (or the TCP close) after ours, ms. */
   closeTimeout: number;
@@ -64,8 +67,10 @@ export interface ConnectionOwner {
   remove(conn: { readonly id: number }): void;
 }
 
-/** What a Connection is made of (the server and `connect()` build it after a handshake). */
+/** @internal What a Connection is made of (the server and `connect()` build it after a handshake). */
 export interface ConnectionInit<T> {
+  /** Unique among the connections of its server (or among client connections). */
+  id: number;
   socket: Socket;
   role: 'server' | 'client';
   request: RequestInfo;
@@ -75,6 +80,8 @@ export interface ConnectionInit<T> {
   owner?: ConnectionOwner;
   /** permessage-deflate state, when negotiated. */
   deflate?: MessageDeflate;
+  /** Told when the connection is dropped for a send buffer past `maxBufferedAmount` (to count, log). */
+  onSlowDrop?: (conn: Connection<unknown>, bufferedAmount: number) => void;
 }
 
 /** A message waiting behind an earlier one that is still being compressed. */
@@ -120,10 +127,15 @@ function onSocketError(this: BoundSocket, error: Error): void {
   this[kConnection].transportError = error;
 }
 
-let nextClientId = 1;
+/** Misuse (not a closing connection) still throws: a payload must be a string or bytes. */
+function checkPayload(data: unknown): void {
+  if (typeof data !== 'string' && !(data instanceof Uint8Array))
+    throw new TypeError(`cannot send a ${data === null ? 'null' : typeof data}: pass a string or bytes`);
+}
 
-export class Connection<T = unknown> implements SessionHandler {
-  /** Unique id of this connection, never reused while the process runs. */
+// Not `implements SessionHandler`: those methods are internal, stripped from the published types.
+export class Connection<T = unknown> {
+  /** Id of this connection, never reused by its server (each server counts from 1; so do clients). */
   readonly id: number;
   /** User data slot, free for the application. */
   data: T | undefined = undefined;
@@ -145,30 +157,43 @@ export class Connection<T = unknown> implements SessionHandler {
   /** @internal */
   pingSentAt = 0;
 
+  /** @internal */
   private readonly socket: BoundSocket;
+  /** @internal */
   private handlers: ConnectionHandlers<T>;
+  /** @internal */
   private readonly limits: ConnectionLimits;
+  /** @internal */
   private owner: ConnectionOwner | undefined;
+  /** @internal */
+  private readonly onSlowDrop: ConnectionInit<unknown>['onSlowDrop'];
+  /** @internal */
   private closeTimer: NodeJS.Timeout | undefined;
+  /** @internal */
   private userPaused = false;
+  /** @internal */
   private controlPaused = false;
+  /** @internal */
   private inflatePaused = false;
+  /** @internal */
   private finished = false;
-  /** permessage-deflate, when negotiated. */
+  /** @internal permessage-deflate, when negotiated. */
   readonly deflate: MessageDeflate | undefined;
-  /** Sends waiting for an earlier compression to finish, in order. */
+  /** @internal Sends waiting for an earlier compression to finish, in order. */
   private outQueue: QueuedSend[] = [];
+  /** @internal */
   private queuedBytes = 0;
+  /** @internal */
   private owesDrain = false;
-  /** The socket is corked until the end of the current tick. */
+  /** @internal The socket is corked until the end of the current tick. */
   private tickCorked = false;
-  /** A close() waiting for queued (compressing) sends to go out first. */
+  /** @internal A close() waiting for queued (compressing) sends to go out first. */
   private closeAfterQueue: [number, string] | undefined;
 
   /** @internal Created by the server after a handshake, or by `connect()`. */
   constructor(init: ConnectionInit<T>) {
     const socket = init.socket;
-    this.id = nextClientId++;
+    this.id = init.id;
     this.socket = socket as BoundSocket;
     this.request = init.request;
     this.protocol = init.protocol;
@@ -176,13 +201,14 @@ export class Connection<T = unknown> implements SessionHandler {
     this.limits = init.limits;
     this.owner = init.owner;
     this.deflate = init.deflate;
+    this.onSlowDrop = init.onSlowDrop;
     this.session = new WebSocketSession(
       {
         role: init.role,
         maxMessageSize: init.limits.maxMessageSize,
         compression: init.deflate !== undefined,
       },
-      this,
+      this as SessionHandler,
     );
     this.socket[kConnection] = this as Connection<unknown>;
     socket.on('data', onSocketData);
@@ -197,7 +223,7 @@ export class Connection<T = unknown> implements SessionHandler {
     this.handlers = handlers;
   }
 
-  /** Runs the `shutdown` callback (the server is closing; called by the server before the 1001). */
+  /** @internal Runs the `shutdown` callback (the server is closing; called by the server before the 1001). */
   notifyShutdown(): void {
     this.handlers.shutdown?.(this);
   }
@@ -237,21 +263,21 @@ export class Connection<T = unknown> implements SessionHandler {
   /**
    * Sends one message: text for a string (unless `binary` is true), binary for bytes (unless `binary`
    * is false). Returns false once the send buffer is over its high-water mark (16 KiB by default, as
-   * Node streams do): the message is still queued, and `drain` follows. Throws InvalidStateError after
-   * a Close.
+   * Node streams do): the message is still queued, and `drain` follows. Also false, with nothing sent,
+   * once the connection is closing or closed (as `ws` does): a reply racing a Close is not an error.
+   * A payload that is neither a string nor bytes throws a TypeError.
    */
   send(data: string | Uint8Array, binary?: boolean): boolean {
-    if (this.closeAfterQueue) throw new InvalidStateError('cannot send: the connection is closing');
+    checkPayload(data);
+    if (!this.isOpen) return false;
     const isBinary = binary ?? typeof data !== 'string';
     const deflate = this.deflate;
     if (deflate === undefined) return this.session.send(data, isBinary);
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (size < deflate.threshold) {
       if (this.outQueue.length === 0) return this.session.send(data, isBinary);
-      if (!this.isOpen) return this.session.send(data, isBinary); // throws InvalidStateError
       return this.enqueue({ data, isBinary, compressed: false, size });
     }
-    if (!this.isOpen) return this.session.send(data, isBinary); // throws InvalidStateError
     const item: QueuedSend = { data: undefined, isBinary, compressed: true, size };
     const input =
       typeof data === 'string'
@@ -281,6 +307,7 @@ export class Connection<T = unknown> implements SessionHandler {
     return this.write(frame.head, frame.tail);
   }
 
+  /** @internal */
   private enqueue(item: QueuedSend): boolean {
     this.outQueue.push(item);
     this.queuedBytes += item.size;
@@ -289,7 +316,7 @@ export class Connection<T = unknown> implements SessionHandler {
     return ok;
   }
 
-  /** Writes queued sends, in order, up to the first still being compressed. */
+  /** @internal Writes queued sends, in order, up to the first still being compressed. */
   private flushQueue(): void {
     const queue = this.outQueue;
     let sent = 0;
@@ -319,8 +346,13 @@ export class Connection<T = unknown> implements SessionHandler {
     }
   }
 
-  /** Sends a Ping; the pong arrives through the `pong` callback. */
+  /**
+   * Sends a Ping; the pong arrives through the `pong` callback. False, with nothing sent, once the
+   * connection is closing or closed. A payload over 125 bytes throws InvalidStateError.
+   */
   ping(payload: string | Uint8Array = ''): boolean {
+    checkPayload(payload);
+    if (!this.isOpen) return false;
     return this.session.ping(payload);
   }
 
@@ -364,7 +396,7 @@ export class Connection<T = unknown> implements SessionHandler {
     this.updateFlow();
   }
 
-  /** Reads the socket only when nobody (user, pong backlog, inflation) holds it. */
+  /** @internal Reads the socket only when nobody (user, pong backlog, inflation) holds it. */
   private updateFlow(): void {
     if (this.userPaused || this.controlPaused || this.inflatePaused) this.socket.pause();
     else this.socket.resume();
@@ -403,13 +435,24 @@ export class Connection<T = unknown> implements SessionHandler {
       ok = socket.write(more);
       socket.uncork();
     }
-    if (!ok && socket.writableLength > this.limits.maxBufferedAmount) {
-      this.transportError = new Error(
-        `send buffer over ${this.limits.maxBufferedAmount} bytes: peer not reading`,
-      );
-      socket.destroy();
-    }
+    // What was queued before this frame is what the peer failed to read: a message as large as the
+    // server accepts may always be written once, whatever maxBufferedAmount is.
+    const size = data.length + (more === undefined ? 0 : more.length);
+    if (!ok && socket.writableLength - size > this.limits.maxBufferedAmount && !this.session.hasSentClose)
+      this.dropSlowReader();
     return ok;
+  }
+
+  /**
+   * @internal A peer that does not read: Close 1008 goes at the end of its queue (it sees it if it ever
+   * reads), nothing more is queued, and the transport is dropped after `closeTimeout` at the latest.
+   */
+  private dropSlowReader(): void {
+    const buffered = this.bufferedAmount;
+    const message = `send buffer over ${this.limits.maxBufferedAmount} bytes: peer not reading`;
+    this.transportError = new Error(message);
+    this.session.fail(new ProtocolError(message, CloseCode.PolicyViolation));
+    this.onSlowDrop?.(this as Connection<unknown>, buffered);
   }
 
   /** @internal */
@@ -500,6 +543,7 @@ export class Connection<T = unknown> implements SessionHandler {
     this.handlers.close?.(this, code, reason);
   }
 
+  /** @internal */
   private armCloseTimer(): void {
     if (this.closeTimer || this.finished) return;
     this.closeTimer = setTimeout(() => this.socket.destroy(), this.limits.closeTimeout);

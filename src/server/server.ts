@@ -70,6 +70,12 @@ export interface UpgradeInfo<T = unknown> extends RequestInfo {
   maxMessageSize?: number;
 }
 
+/** What a server counts. */
+export interface ServerStats {
+  /** Connections dropped because their send buffer passed `maxBufferedAmount` (a peer not reading). */
+  slowDropped: number;
+}
+
 /** A failed handshake, for logs. */
 export interface HandshakeFailure {
   status: number;
@@ -101,8 +107,13 @@ export interface ServerOptions<T = unknown> extends ConnectionHandlers<T> {
   closeTimeout?: number;
   /** `close()` waits this long for clients to finish the closing handshake, ms. Default 5 s. */
   shutdownTimeout?: number;
-  /** A connection whose send buffer exceeds this is dropped (it is not reading), bytes. Default 16 MiB. */
+  /**
+   * A connection whose send buffer holds more than this beyond the message being sent is dropped (it is
+   * not reading): Close 1008, then the transport. Bytes. Default 16 MiB.
+   */
   maxBufferedAmount?: number;
+  /** A connection is being dropped for not reading (see `maxBufferedAmount`); counted in `stats`. */
+  slowReader?(conn: Connection<T>, bufferedAmount: number): void;
   /**
    * permessage-deflate (RFC 7692): `true` for the defaults, an object to tune it, `false` to refuse it.
    * Default: on. Without context takeover on the server side (`serverNoContextTakeover: true`), a
@@ -174,6 +185,14 @@ export class Server<T = unknown> {
   private closing: Promise<void> | undefined;
   /** Handshakes waiting on an async `upgrade` hook (they count towards maxConnections). */
   private upgrading = 0;
+  /** Counters for logs and monitoring. */
+  readonly stats: ServerStats = { slowDropped: 0 };
+  private readonly countSlowDrop = (conn: Connection<unknown>, bufferedAmount: number): void => {
+    this.stats.slowDropped++;
+    this.options.slowReader?.(conn as Connection<T>, bufferedAmount);
+  };
+  /** Each server numbers its own connections from 1, so ids do not depend on other servers or clients. */
+  private lastId = 0;
 
   constructor(options: ServerOptions<T> = {}) {
     this.options = options;
@@ -504,6 +523,7 @@ export class Server<T = unknown> {
     socket.write(response);
     const handlers = info.handlers ?? this.options;
     const conn = new Connection<T>({
+      id: ++this.lastId,
       socket,
       role: 'server',
       // Only the request itself stays with the connection, not the hook's working state.
@@ -523,6 +543,7 @@ export class Server<T = unknown> {
           : { ...this.limits, maxMessageSize: info.maxMessageSize },
       owner: this.hub,
       deflate,
+      onSlowDrop: this.countSlowDrop,
     });
     conn.data = info.data;
     this.hub.add(conn);

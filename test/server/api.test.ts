@@ -143,14 +143,14 @@ describe('Connection', () => {
     }
   });
 
-  test('close(code, reason) reaches the client; send after close throws InvalidStateError', async () => {
+  test('close(code, reason) reaches the client; send after close returns false', async () => {
     const h = await startServer();
     const client = await h.client();
     const { conn } = await h.events.next('open');
     conn.close(4001, 'custom reason');
     assert.equal(conn.isOpen, false);
     assert.equal(conn.readyState, 'closing');
-    assert.throws(() => conn.send('late'), InvalidStateError);
+    assert.equal(conn.send('late'), false);
     conn.close(4002, 'ignored'); // a second call does nothing
     const seen = await client.events.next('close');
     assert.deepEqual([seen.code, seen.reason], [4001, 'custom reason']);
@@ -158,6 +158,56 @@ describe('Connection', () => {
     assert.equal(serverSide.code, 4001);
     assert.equal(conn.readyState, 'closed');
     assert.equal(h.server.count, 0);
+  });
+
+  test('send(), ping() and broadcast on a closing or closed connection return false, never throw', async () => {
+    const h = await startServer({ perMessageDeflate: true }, { echo: false });
+    const client = await h.client('/', { perMessageDeflate: true });
+    const { conn } = await h.events.next('open');
+    const big = Buffer.alloc(4096, 1); // compressed path (over the deflate threshold)
+    // Closing: the server has sent its Close, the client has not answered yet.
+    conn.close(1000);
+    assert.equal(conn.readyState, 'closing');
+    assert.equal(conn.send('late'), false);
+    assert.equal(conn.send(big), false);
+    assert.equal(conn.ping('late'), false);
+    assert.equal(h.server.broadcast('all'), 0);
+    assert.equal(h.server.broadcast(big), 0);
+    // The peer's side: its connection received our Close and answered it, so it is closing too.
+    await client.events.next('close');
+    assert.equal(client.conn.send('late'), false);
+    assert.equal(client.conn.ping(), false);
+    // Closed: the transport is gone.
+    await h.events.next('close');
+    assert.equal(conn.readyState, 'closed');
+    assert.equal(conn.send('late'), false);
+    assert.equal(conn.send(big, true), false);
+    assert.equal(conn.ping(), false);
+    assert.equal(h.server.send(conn.id, 'late'), false);
+    // Misuse still throws, whatever the state.
+    assert.throws(() => conn.send(42 as unknown as string), TypeError);
+    assert.throws(() => client.conn.send(null as unknown as string), TypeError);
+  });
+
+  test('each server numbers its connections from 1, apart from other servers and from clients', async () => {
+    const names: string[] = [];
+    const naming = (server: string) => ({
+      open(conn: Conn) {
+        names.push(`${server}:guest-${conn.id}`);
+      },
+    });
+    const a = await startServer(naming('a'), { echo: false });
+    const b = await startServer(naming('b'), { echo: false });
+    const ca = await a.client();
+    await a.events.next('open');
+    const cb = await b.client();
+    await b.events.next('open');
+    const ca2 = await a.client();
+    await a.events.next('open');
+    assert.deepEqual(names, ['a:guest-1', 'b:guest-1', 'a:guest-2']);
+    // Client connections count on their own: this file's clients so far.
+    assert.deepEqual([ca.conn.id, cb.conn.id, ca2.conn.id], [ca.conn.id, ca.conn.id + 1, ca.conn.id + 2]);
+    assert.notEqual(ca.conn.id, 0);
   });
 
   test('terminate() drops the transport: both sides report 1006', async () => {
@@ -181,6 +231,7 @@ describe('Connection', () => {
     assert.deepEqual([...(await h.events.next('ping')).payload], [9, 8, 7]);
     assert.deepEqual([...(await client.events.next('pong')).payload], [9, 8, 7]);
     assert.throws(() => conn.ping(Buffer.alloc(126)), InvalidStateError);
+    assert.throws(() => conn.ping({} as unknown as string), TypeError);
   });
 
   test('pause() holds incoming messages until resume()', async () => {

@@ -5,7 +5,6 @@
  */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidStateError } from '../../src/index.js';
 import { closePayload, encodeFrame, Op, RawClient } from '../helpers/raw-client.js';
 import {
   assertServes,
@@ -139,9 +138,10 @@ describe('abrupt disconnects', () => {
 });
 
 describe('backpressure limits', () => {
-  test('a client that never reads while the server sends: send() turns false, then the connection is dropped (1006)', async () => {
+  test('a client that never reads while the server sends: send() turns false, then Close 1008 and the drop, counted', async () => {
     const maxBufferedAmount = 256 * 1024;
-    const h = await startServer({ maxBufferedAmount });
+    const slow: number[] = [];
+    const h = await startServer({ maxBufferedAmount, slowReader: (conn) => slow.push(conn.id) });
     const { existing, raw, conn } = await healthyAndRaw(h);
     try {
       raw.socket.pause();
@@ -154,7 +154,7 @@ describe('backpressure limits', () => {
         sends++;
         if (!ok && firstFalse === -1) firstFalse = i;
         assert.ok(
-          conn.bufferedAmount <= maxBufferedAmount + chunk.length + 64,
+          conn.bufferedAmount <= maxBufferedAmount + 2 * (chunk.length + 64),
           `buffer bounded: ${conn.bufferedAmount}`,
         );
         if (i % 16 === 15) await sleep(1);
@@ -162,18 +162,42 @@ describe('backpressure limits', () => {
       assert.ok(conn.transportError, `the connection was dropped after ${sends} sends`);
       assert.match(conn.transportError.message, /not reading/);
       assert.ok(firstFalse !== -1 && firstFalse < sends - 1, 'send() returned false before the drop');
+      assert.equal(h.server.stats.slowDropped, 1);
+      assert.deepEqual(slow, [conn.id]);
+      const held = conn.bufferedAmount;
+      assert.equal(conn.send(chunk), false, 'send after the drop returns false');
+      assert.ok(conn.bufferedAmount <= held, 'nothing more is queued');
+      // The client reads at last: every frame queued so far, then the Close 1008.
+      raw.socket.resume();
+      const close = await raw.readClose(10_000);
+      assert.equal(close.code, 1008);
+      assert.match(close.reason, /not reading/);
+      assert.ok(close.before.length >= sends - 1, `${close.before.length} frames before the Close`);
       const reported = await h.events.next('close', conn);
-      assert.equal(reported.code, 1006);
+      assert.equal(reported.code, 1008);
       assert.match(reported.reason, /not reading/);
       assert.equal(h.server.get(conn.id), undefined);
-      assert.throws(() => conn.send(chunk), InvalidStateError, 'send after the drop is local misuse');
       assert.equal(conn.readyState, 'closed');
-      raw.socket.resume(); // read what the kernel still holds, then the end
+      assert.equal(h.server.stats.slowDropped, 1, 'counted once');
       await raw.waitClosed(3000);
     } finally {
       raw.destroy();
     }
     await assertServes(h.url, {}, existing);
+  });
+
+  test('a message as large as both limits (16 MiB) is echoed back intact, not dropped', async () => {
+    const size = 16 * 1024 * 1024;
+    const h = await startServer({ maxMessageSize: size, maxBufferedAmount: size, perMessageDeflate: false });
+    const client = await h.client('/', { maxMessageSize: size, perMessageDeflate: false });
+    const payload = Buffer.alloc(size);
+    for (let i = 0; i < size; i += 4096) payload.writeUInt32BE(i, i);
+    client.conn.send(payload);
+    const echoed = await client.events.next('message', client.conn, 20_000);
+    assert.equal(echoed.data.length, size);
+    assert.ok(echoed.data.equals(payload), 'same bytes');
+    assert.equal(h.server.stats.slowDropped, 0);
+    assert.equal((await client.close()).code, 1000);
   });
 
   test('a ping flood from a client that never reads: the server stops reading, its buffer and heap stay bounded', async () => {
