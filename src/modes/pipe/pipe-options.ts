@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { PIPE_DEFAULTS } from './pipe-hub.js';
 import { integerFlag, MAX_FRAME_RANGE } from '../common/flag-values.js';
 import { parseFlags } from '../common/parse-flags.js';
+import { deflateSetting, SHARED_SERVER_FLAGS, type DeflateSetting } from '../common/shared-flags.js';
 import { flagName, modeLacks, registerFlags, unknownFlag } from '../common/unknown-flag.js';
 import { UsageError } from '../common/usage-error.js';
 
@@ -23,15 +24,7 @@ export interface CliConfig {
   accessLog: string | undefined;
   logLevel: 'error' | 'info' | 'debug';
   /** permessage-deflate settings, or false when turned off. */
-  deflate:
-    | false
-    | {
-        threshold: number;
-        level: number;
-        memLevel: number;
-        serverMaxWindowBits: number;
-        serverNoContextTakeover: boolean;
-      };
+  deflate: DeflateSetting;
   pipe: {
     pipeIn: string;
     pipeOut: string;
@@ -59,13 +52,7 @@ export const optionSpec = {
   'max-frame-size': { type: 'string' },
   'ping-interval': { type: 'string' },
   'max-connections': { type: 'string' },
-  'access-log': { type: 'string' },
-  deflate: { type: 'string' },
-  'deflate-threshold': { type: 'string' },
-  'deflate-level': { type: 'string' },
-  'deflate-mem-level': { type: 'string' },
-  'deflate-window-bits': { type: 'string' },
-  'deflate-no-context-takeover': { type: 'boolean' },
+  ...SHARED_SERVER_FLAGS,
   pipein: { type: 'string' },
   pipeout: { type: 'string' },
   std: { type: 'boolean' },
@@ -216,22 +203,7 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
         ? undefined
         : integerFlag('--max-connections', values['max-connections'], 0, 1, 2 ** 31 - 1),
     accessLog: values['access-log'],
-    deflate:
-      oneOf('deflate', values.deflate, ['on', 'off'], 'on') === 'off'
-        ? false
-        : {
-            threshold: integerFlag('--deflate-threshold', values['deflate-threshold'], 1024, 0, 2 ** 32),
-            level: integerFlag('--deflate-level', values['deflate-level'], 6, 0, 9),
-            memLevel: integerFlag('--deflate-mem-level', values['deflate-mem-level'], 8, 1, 9),
-            serverMaxWindowBits: integerFlag(
-              '--deflate-window-bits',
-              values['deflate-window-bits'],
-              15,
-              9,
-              15,
-            ),
-            serverNoContextTakeover: !!values['deflate-no-context-takeover'],
-          },
+    deflate: deflateSetting(values),
     logLevel,
     pipe: {
       pipeIn,

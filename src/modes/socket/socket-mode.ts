@@ -16,8 +16,9 @@ import { createServer, type Server } from '../../server/server.js';
 import { Logger, type LogLevel } from '../common/log.js';
 import { integerFlag, MAX_FRAME_RANGE } from '../common/flag-values.js';
 import { parseFlags } from '../common/parse-flags.js';
+import { deflateSetting, SHARED_SERVER_FLAGS, type DeflateSetting } from '../common/shared-flags.js';
 import { registerFlags } from '../common/unknown-flag.js';
-import { connectionLog, listenAddress, serverTls } from '../common/server-settings.js';
+import { connectionLog, listenAddress, openAccessLog, serverTls } from '../common/server-settings.js';
 import { counted, untilSignal } from '../common/until-signal.js';
 import { UsageError } from '../common/usage-error.js';
 
@@ -52,6 +53,10 @@ Listening:
   --ping-interval=MS         ping idle clients every MS milliseconds (default 30000; 0 = never)
   -k, --keepalive=S          the same in seconds (websocksy's -k; default 30)
   --max-connections=N        refuse (503) past N clients
+  --access-log=FILE          one line per handshake, close and refused handshake
+  --deflate=on|off           permessage-deflate when a client offers it (default on); tuning:
+  --deflate-threshold=N --deflate-level=0-9 --deflate-mem-level=1-9 --deflate-window-bits=9-15
+  --deflate-no-context-takeover   (each as in pipe mode: wsbridge --help pipe)
   --log-level=error|info|debug, -q   (logs go to stderr)
   -h, --help`;
 
@@ -77,6 +82,7 @@ export const SOCKET_FLAGS = {
   origin: { type: 'string', multiple: true },
   'ping-interval': { type: 'string' },
   'max-connections': { type: 'string' },
+  ...SHARED_SERVER_FLAGS,
   'log-level': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
@@ -94,6 +100,8 @@ export interface SocketConfig extends SocketRouteConfig {
   origins: string[];
   pingInterval: number;
   maxConnections: number | undefined;
+  accessLog: string | undefined;
+  deflate: DeflateSetting;
   logLevel: LogLevel;
 }
 
@@ -118,6 +126,8 @@ const HELP_ONLY: SocketConfig = {
   origins: [],
   pingInterval: 0,
   maxConnections: undefined,
+  accessLog: undefined,
+  deflate: false,
   logLevel: 'info',
 };
 
@@ -194,6 +204,8 @@ export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
       str('max-connections') === undefined
         ? undefined
         : integerFlag('--max-connections', str('max-connections'), 0, 1, 10_000_000),
+    accessLog: str('access-log'),
+    deflate: deflateSetting(values),
     logLevel: level as LogLevel,
   };
 }
@@ -207,16 +219,22 @@ function pingInterval(ms: string | undefined, seconds: string | undefined): numb
   return integerFlag('-k', seconds, 30, 0, Math.floor((2 ** 31 - 1) / 1000)) * 1000;
 }
 
-async function start(config: SocketConfig, log: Logger): Promise<Server<PeerSession>> {
+/** Starts the server; `stop` closes it, then the access log, so every close line is written. */
+async function start(
+  config: SocketConfig,
+  log: Logger,
+): Promise<{ server: Server<PeerSession>; stop(): Promise<void> }> {
   const tls = serverTls(config.sslCert, config.sslKey);
   const endpoint = await createSocketEndpoint(config, log);
-  const logged = connectionLog(log);
+  const accessLog = await openAccessLog(config.accessLog);
+  const logged = connectionLog(log, accessLog);
   const server = createServer<PeerSession>({
     tls,
     origins: config.origins,
     maxMessageSize: config.maxFrameSize,
     pingInterval: config.pingInterval,
     maxConnections: config.maxConnections,
+    perMessageDeflate: config.deflate,
     handshakeFailed: logged.handshakeFailed,
     ...soleEndpointOptions(endpoint, ROOT_MOUNT, log, logged),
   });
@@ -225,7 +243,13 @@ async function start(config: SocketConfig, log: Logger): Promise<Server<PeerSess
   const shown =
     typeof server.address() === 'string' ? `unix:${listenAddress(server)}` : listenAddress(server);
   log.info(`socket mode (${endpoint.label}) listening on ${tls ? 'wss' : 'ws'}://${shown}/`);
-  return server;
+  return {
+    server,
+    stop: async () => {
+      await server.close();
+      await accessLog?.end();
+    },
+  };
 }
 
 /** Runs socket mode until SIGINT or SIGTERM; resolves with the exit status. */
@@ -242,16 +266,16 @@ export async function runSocketMode(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const log = new Logger(config.logLevel);
-  let server: Server<PeerSession>;
+  let running: Awaited<ReturnType<typeof start>>;
   try {
-    server = await start(config, log);
+    running = await start(config, log);
   } catch (error) {
     process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
   return untilSignal(
     log,
-    () => counted(server.count, 'connection'),
-    () => server.close(),
+    () => counted(running.server.count, 'connection'),
+    () => running.stop(),
   );
 }
