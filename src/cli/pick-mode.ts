@@ -25,8 +25,10 @@ export function isConfigCommandLine(argv: readonly string[]): boolean {
   return false;
 }
 
+const WEBSOCKSY_SHORT = new Set(['-l', '-k', '-b', '-c']);
+
 /**
- * True when the command line asks for socket mode (`--peer` or `--backend`) among its options: flags
+ * True when the command line asks for socket mode (`--peer`, `--backend`, or one of websocksy's `-l -k -b -c`) among its options: flags
  * after a program-mode COMMAND (a positional that is not a flag's value) or after `--` are the program's.
  */
 export function isSocketCommandLine(argv: readonly string[]): boolean {
@@ -34,7 +36,9 @@ export function isSocketCommandLine(argv: readonly string[]): boolean {
   for (const arg of argv) {
     if (arg === '--') return false;
     if (arg.startsWith('-') && arg !== '-') {
-      if (/^--(peer|backend)(=|$)/.test(arg) || arg === '-b') return true;
+      // websocksy's own flags: -l listen, -k keepalive, -b backend, -c backend setting (-p is shared).
+      if (/^--(peer|backend|backend-config|keepalive)(=|$)/.test(arg) || WEBSOCKSY_SHORT.has(arg))
+        return true;
       previousTakesValue = !arg.includes('=');
       continue;
     }

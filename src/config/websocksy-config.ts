@@ -54,7 +54,7 @@ export function websocksyArgs(file: string, source: string): string[] {
         core.push(`--addr=${value === '*' ? '::' : value}`);
         break;
       case 'ping':
-        core.push(`--ping-interval=${value}`);
+        core.push(`--keepalive=${value}`); // websocksy's seconds
         break;
       case 'backend':
         backendName = value;

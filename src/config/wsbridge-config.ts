@@ -76,7 +76,8 @@ const PIPE_KEYS = [
 ];
 
 /** Flags that only make sense on a command line (help, version, -q). */
-const COMMAND_LINE_ONLY = ['help', 'h', 'version', 'license', 'quiet'];
+// keepalive: websocksy's -k, seconds; the file has ping-interval (milliseconds) in [server] instead.
+const COMMAND_LINE_ONLY = ['help', 'h', 'version', 'license', 'quiet', 'keepalive'];
 
 /** Each route type's keys (beside `path`/`prefix` and `type`), by the flags they stand for. */
 export const ROUTE_KEYS: Record<RouteType, readonly string[]> = {

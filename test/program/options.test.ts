@@ -54,7 +54,7 @@ describe('Go-style flags', () => {
   });
 
   it('names the problem: unknown flag, missing value, bad boolean, bad syntax', () => {
-    assert.throws(() => parseGoFlags(['--bogus']), { name: 'UsageError', message: /not defined: -bogus/ });
+    assert.throws(() => parseGoFlags(['--bogus']), { name: 'UsageError', message: /unknown flag --bogus/ });
     assert.throws(() => parseGoFlags(['--port']), {
       name: 'UsageError',
       message: /needs an argument: -port/,
@@ -215,10 +215,7 @@ describe('the CLI in program mode', { concurrency: true }, () => {
     assert.match(program.stdout, /--maxforks=N/);
     const gwsocket = await runProgramCli(['--help']);
     assert.equal(gwsocket.code, 0);
-    assert.match(
-      gwsocket.stdout,
-      /wsbridge \[websocketd options\] COMMAND \[ARGS\.\.\.\]; see wsbridge --help websocketd/,
-    );
+    assert.match(gwsocket.stdout, /wsbridge \[websocketd options\] COMMAND \.\.\. +wsbridge --help program/);
   });
 
   it('--version names wsbridge', async () => {

@@ -401,6 +401,7 @@ describe('every command-line flag has a config key', () => {
     license: 'command line only',
     quiet: '[server] log-level = "error"',
     'echo-mode': 'type = "echo"',
+    keepalive: '[server] ping-interval (websocksy -k is seconds, the key milliseconds)',
     ...Object.fromEntries(
       Object.entries(WEBSOCKETD_SERVER_KEYS).map(([flag, key]) => [flag, `[server] ${key}`]),
     ),

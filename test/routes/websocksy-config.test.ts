@@ -38,7 +38,7 @@ describe("websocksy's config file, read", () => {
       [
         '--port=8001',
         '--addr=::',
-        '--ping-interval=10',
+        '--keepalive=10',
         '--backend=file',
         '--backend-config=path=/etc/ws',
         '--backend-config=expression=%endpoint%',

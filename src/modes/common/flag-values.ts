@@ -18,3 +18,6 @@ export function integerFlag(
     throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got '${value}'`);
   return n;
 }
+
+/** `--max-frame-size`'s range, the same in every mode (bytes). */
+export const MAX_FRAME_RANGE = [1, 2 ** 32 - 1] as const;

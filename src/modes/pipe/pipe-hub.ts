@@ -180,7 +180,9 @@ export class PipeHub<T = unknown> {
   private onInput(chunk: Buffer): void {
     if (this.records) this.records.push(chunk);
     else if (this.lines) this.lines.push(chunk);
-    else for (const piece of splitChunks(chunk, GWSOCKET_CHUNK)) this.queueBroadcast(this.text(piece), false);
+    else
+      for (const piece of splitChunks(chunk, Math.min(GWSOCKET_CHUNK, this.options.maxMessageSize)))
+        this.queueBroadcast(this.text(piece), false);
     this.flush();
   }
 

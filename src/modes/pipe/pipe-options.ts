@@ -1,7 +1,10 @@
 /** Command-line parsing: gwsocket's flags, with its defaults, into a checked configuration. */
-import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import { PIPE_DEFAULTS } from './pipe-hub.js';
-import { integerFlag } from '../common/flag-values.js';
+import { integerFlag, MAX_FRAME_RANGE } from '../common/flag-values.js';
+import { parseFlags } from '../common/parse-flags.js';
+import { deflateSetting, SHARED_SERVER_FLAGS, type DeflateSetting } from '../common/shared-flags.js';
+import { flagName, modeLacks, registerFlags, unknownFlag } from '../common/unknown-flag.js';
 import { UsageError } from '../common/usage-error.js';
 
 /** What the command line asks for, checked. */
@@ -21,15 +24,7 @@ export interface CliConfig {
   accessLog: string | undefined;
   logLevel: 'error' | 'info' | 'debug';
   /** permessage-deflate settings, or false when turned off. */
-  deflate:
-    | false
-    | {
-        threshold: number;
-        level: number;
-        memLevel: number;
-        serverMaxWindowBits: number;
-        serverNoContextTakeover: boolean;
-      };
+  deflate: DeflateSetting;
   pipe: {
     pipeIn: string;
     pipeOut: string;
@@ -57,13 +52,7 @@ export const optionSpec = {
   'max-frame-size': { type: 'string' },
   'ping-interval': { type: 'string' },
   'max-connections': { type: 'string' },
-  'access-log': { type: 'string' },
-  deflate: { type: 'string' },
-  'deflate-threshold': { type: 'string' },
-  'deflate-level': { type: 'string' },
-  'deflate-mem-level': { type: 'string' },
-  'deflate-window-bits': { type: 'string' },
-  'deflate-no-context-takeover': { type: 'boolean' },
+  ...SHARED_SERVER_FLAGS,
   pipein: { type: 'string' },
   pipeout: { type: 'string' },
   std: { type: 'boolean' },
@@ -81,6 +70,7 @@ export const optionSpec = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
+registerFlags('pipe', Object.keys(optionSpec));
 
 export const USAGE = `Usage: wsbridge [options]
 
@@ -134,9 +124,14 @@ Output:
   -V, --version              print the version
 
 A browser opening http://HOST:PORT/ gets a page to send messages and see the replies.
-Program mode (websocketd): wsbridge [websocketd options] COMMAND [ARGS...]; see wsbridge --help websocketd
-Socket mode (websocksy): wsbridge --peer=URL [options]; see wsbridge --peer= --help
-Many endpoints on one server: wsbridge --config=FILE.toml (also reads websocksy's config file)`;
+
+Modes, and each one's help:
+  pipe / echo (gwsocket)   wsbridge [options]                         wsbridge --help pipe (this text)
+  program (websocketd)     wsbridge [websocketd options] COMMAND ...  wsbridge --help program
+  socket (websocksy)       wsbridge --peer=URL [options], or websocksy's -p -l -k -b -c
+                                                                      wsbridge --help socket
+  config file (routes)     wsbridge --config=FILE.toml, or wsbridge websocksy.conf
+                                                                      wsbridge --help config`;
 
 function oneOf<V extends string>(
   name: string,
@@ -159,14 +154,16 @@ function list(values: string[] | undefined): string[] {
 
 /** Parses argv (without node and script). Throws UsageError naming the problem. */
 export function parseCommandLine(argv: readonly string[]): CliConfig {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: optionSpec, strict: true, allowPositionals: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]);
+  const { values, positionals } = parseFlags(argv, optionSpec, 'pipe', true);
+  if (positionals.length > 0) {
+    // A COMMAND next to a gwsocket-only flag: the user meant program mode, so name that flag.
+    const stray = argv.find((arg) => /^--?[^-]/.test(arg) && modeLacks('program', flagName(arg)));
+    if (stray !== undefined && flagName(stray) in optionSpec)
+      throw new UsageError(
+        `'${positionals[0]}' would be program mode's COMMAND, but ${unknownFlag(stray, 'program').message}`,
+      );
+    throw new UsageError(`unexpected argument '${positionals[0]}'`);
   }
-  const { values, positionals } = parsed;
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const logLevel = oneOf(
     'log-level',
     values.quiet ? 'error' : values['log-level'],
@@ -175,6 +172,11 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
   );
   if (!!values['ssl-cert'] !== !!values['ssl-key'])
     throw new UsageError('--ssl-cert and --ssl-key go together');
+  const pipeIn = values.pipein ?? '/tmp/wspipein.fifo';
+  const pipeOut = values.pipeout ?? '/tmp/wspipeout.fifo';
+  // One FIFO both ways would feed the application's own output back to it (and clients' data to clients).
+  if (!values.std && !values.stdin && !values.stdout && resolve(pipeIn) === resolve(pipeOut))
+    throw new UsageError(`--pipein and --pipeout must be different paths, both are '${pipeIn}'`);
   const mode = values.help ? 'help' : values.version ? 'version' : values['echo-mode'] ? 'echo' : 'pipe';
   const protocols = list(values.protocol);
   for (const name of protocols)
@@ -189,33 +191,23 @@ export function parseCommandLine(argv: readonly string[]): CliConfig {
     sslKey: values['ssl-key'],
     origins: list(values.origin),
     protocols,
-    maxMessageSize: integerFlag('--max-frame-size', values['max-frame-size'], 1024 * 1024, 1, 2 ** 32 - 1),
+    maxMessageSize: integerFlag(
+      '--max-frame-size',
+      values['max-frame-size'],
+      1024 * 1024,
+      ...MAX_FRAME_RANGE,
+    ),
     pingInterval: integerFlag('--ping-interval', values['ping-interval'], 30_000, 0, 2 ** 31 - 1),
     maxConnections:
       values['max-connections'] === undefined
         ? undefined
         : integerFlag('--max-connections', values['max-connections'], 0, 1, 2 ** 31 - 1),
     accessLog: values['access-log'],
-    deflate:
-      oneOf('deflate', values.deflate, ['on', 'off'], 'on') === 'off'
-        ? false
-        : {
-            threshold: integerFlag('--deflate-threshold', values['deflate-threshold'], 1024, 0, 2 ** 32),
-            level: integerFlag('--deflate-level', values['deflate-level'], 6, 0, 9),
-            memLevel: integerFlag('--deflate-mem-level', values['deflate-mem-level'], 8, 1, 9),
-            serverMaxWindowBits: integerFlag(
-              '--deflate-window-bits',
-              values['deflate-window-bits'],
-              15,
-              9,
-              15,
-            ),
-            serverNoContextTakeover: !!values['deflate-no-context-takeover'],
-          },
+    deflate: deflateSetting(values),
     logLevel,
     pipe: {
-      pipeIn: values.pipein ?? '/tmp/wspipein.fifo',
-      pipeOut: values.pipeout ?? '/tmp/wspipeout.fifo',
+      pipeIn,
+      pipeOut,
       stdin: !!(values.std || values.stdin),
       stdout: !!(values.std || values.stdout),
       strict: !!values.strict,

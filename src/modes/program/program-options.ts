@@ -7,6 +7,7 @@ import { defaultPassEnv } from './cgi-env.js';
 import type { LogLevel } from '../common/log.js';
 import { integerFlag } from '../common/flag-values.js';
 import { UsageError } from '../common/usage-error.js';
+import { registerFlags, unknownFlag } from '../common/unknown-flag.js';
 
 type FlagKind = 'bool' | 'string' | 'int' | 'list';
 
@@ -43,6 +44,10 @@ export const PROGRAM_FLAGS: Readonly<Record<string, FlagKind>> = {
   version: 'bool',
   license: 'bool',
 };
+registerFlags(
+  'program',
+  Object.keys(PROGRAM_FLAGS).filter((name) => name !== 'h'),
+);
 
 /** websocketd's `--loglevel` values, and what the Logger shows for each. */
 const LOG_LEVELS: Record<string, LogLevel> = {
@@ -126,7 +131,7 @@ export function parseGoFlags(argv: readonly string[]): { flags: Map<string, stri
     const eq = body.indexOf('=');
     const name = eq === -1 ? body : body.slice(0, eq);
     const kind = PROGRAM_FLAGS[name];
-    if (!kind) throw new UsageError(`flag provided but not defined: -${name}`);
+    if (!kind) throw unknownFlag(name, 'program');
     let value: string;
     if (kind === 'bool') {
       value = eq === -1 ? 'true' : body.slice(eq + 1);
@@ -159,8 +164,10 @@ function headerPairs(flag: string, values: string[] | undefined): [string, strin
     const colon = text.indexOf(':');
     const name = colon === -1 ? '' : text.slice(0, colon).trim();
     const value = colon === -1 ? '' : text.slice(colon + 1).trim();
-    if (!TOKEN.test(name) || /[\r\n\0]/.test(value))
-      throw new UsageError(`-${flag} needs "Name: value", got '${text}'`);
+    // Never echo a raw CR/LF: the error must stay one line (and not forge one in a terminal or log).
+    if (/[\r\n\0]/.test(text))
+      throw new UsageError(`-${flag} ${JSON.stringify(text)}: a header cannot contain CR, LF or NUL`);
+    if (!TOKEN.test(name)) throw new UsageError(`-${flag} needs "Name: value", got '${text}'`);
     return [name, value];
   });
 }

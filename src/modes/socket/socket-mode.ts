@@ -4,7 +4,6 @@
  * backend; `--backend=./select.js` plugs in a JavaScript module. Each client gets its own peer, connected
  * before the 101 (502 if it cannot be reached).
  */
-import { parseArgs } from 'node:util';
 import { unixDgramMissing } from './unix-dgram-peer.js';
 import { parsePeerAddress, PeerAddressError, type PeerAddress } from './peer-address.js';
 import type { PeerSession } from './peer-session.js';
@@ -15,13 +14,17 @@ import { soleEndpointOptions } from '../../routes/serve-endpoint.js';
 import { createSocketEndpoint, type SocketRouteConfig } from './socket-endpoint.js';
 import { createServer, type Server } from '../../server/server.js';
 import { Logger, type LogLevel } from '../common/log.js';
-import { integerFlag } from '../common/flag-values.js';
-import { connectionLog, listenAddress, serverTls } from '../common/server-settings.js';
+import { integerFlag, MAX_FRAME_RANGE } from '../common/flag-values.js';
+import { parseFlags } from '../common/parse-flags.js';
+import { deflateSetting, SHARED_SERVER_FLAGS, type DeflateSetting } from '../common/shared-flags.js';
+import { registerFlags } from '../common/unknown-flag.js';
+import { connectionLog, listenAddress, openAccessLog, serverTls } from '../common/server-settings.js';
 import { counted, untilSignal } from '../common/until-signal.js';
 import { UsageError } from '../common/usage-error.js';
 
 export const SOCKET_USAGE = `Usage: wsbridge --peer=URL [options]        (websocksy-style socket bridge)
        wsbridge --backend=file|./select.js [-c KEY=VALUE]... [options]
+       wsbridge [-p PORT] [-l ADDR] [-k SECONDS] [-b BACKEND] -c KEY=VALUE...   (websocksy's flags)
 
 Peer:
   --peer=URL                 tcp://HOST:PORT, tcps://HOST:PORT (TLS), udp://HOST:PORT, unix://PATH,
@@ -33,7 +36,9 @@ Peer:
   --max-frame-size=BYTES     largest message either way (framer cap, client message cap; default 1048576)
   --protocol=NAME            subprotocol to answer when the client offers it; * = the client's first offer
   --require-protocol         refuse (400) clients that offer no subprotocol
-  --backend=NAME|MODULE      file (websocksy's file backend) or a JavaScript module (./select.js)
+  -b, --backend=NAME|MODULE  file (websocksy's file backend), defaultpeer (websocksy's default,
+                             -c host=HOST -c port=PORT [-c framing=… -c framing-config=…]),
+                             or a JavaScript module (./select.js); -c and no --peer, no -b: defaultpeer
   -c, --backend-config=K=V   backend setting (repeatable): file: path=DIR, expression=TEMPLATE
   --connect-timeout=MS       give up connecting to the peer (502) after MS (default 10000)
   --peer-tls                 use TLS to tcp:// peers too (websockify's --ssl-target)
@@ -41,12 +46,17 @@ Peer:
   --peer-insecure            do not verify TLS peers' certificates (testing only)
 Listening:
   -p, --port=N               TCP port (default 8001, websocksy's)
-  --addr=ADDR                bind address (default: all)
+  -l, --addr=ADDR            bind address (default: all; websocksy's -l)
   --unix-socket=PATH         listen on a Unix socket instead
   --ssl-cert=FILE --ssl-key=FILE   TLS (wss://)
   --origin=ORIGIN            allowed Origin (repeatable; default any)
-  --ping-interval=S          ping idle clients every S seconds (default 30; 0 = never)
+  --ping-interval=MS         ping idle clients every MS milliseconds (default 30000; 0 = never)
+  -k, --keepalive=S          the same in seconds (websocksy's -k; default 30)
   --max-connections=N        refuse (503) past N clients
+  --access-log=FILE          one line per handshake, close and refused handshake
+  --deflate=on|off           permessage-deflate when a client offers it (default on); tuning:
+  --deflate-threshold=N --deflate-level=0-9 --deflate-mem-level=1-9 --deflate-window-bits=9-15
+  --deflate-no-context-takeover   (each as in pipe mode: wsbridge --help pipe)
   --log-level=error|info|debug, -q   (logs go to stderr)
   -h, --help`;
 
@@ -64,17 +74,20 @@ export const SOCKET_FLAGS = {
   'peer-ca': { type: 'string' },
   'peer-insecure': { type: 'boolean' },
   port: { type: 'string', short: 'p' },
-  addr: { type: 'string' },
+  addr: { type: 'string', short: 'l' },
+  keepalive: { type: 'string', short: 'k' },
   'unix-socket': { type: 'string' },
   'ssl-cert': { type: 'string' },
   'ssl-key': { type: 'string' },
   origin: { type: 'string', multiple: true },
   'ping-interval': { type: 'string' },
   'max-connections': { type: 'string' },
+  ...SHARED_SERVER_FLAGS,
   'log-level': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+registerFlags('socket', Object.keys(SOCKET_FLAGS));
 
 /** Socket mode settings, checked. */
 export interface SocketConfig extends SocketRouteConfig {
@@ -87,6 +100,8 @@ export interface SocketConfig extends SocketRouteConfig {
   origins: string[];
   pingInterval: number;
   maxConnections: number | undefined;
+  accessLog: string | undefined;
+  deflate: DeflateSetting;
   logLevel: LogLevel;
 }
 
@@ -111,29 +126,23 @@ const HELP_ONLY: SocketConfig = {
   origins: [],
   pingInterval: 0,
   maxConnections: undefined,
+  accessLog: undefined,
+  deflate: false,
   logLevel: 'info',
 };
 
 export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
-  let values: Record<string, string | string[] | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: SOCKET_FLAGS,
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]);
-  }
+  const { values } = parseFlags(argv, SOCKET_FLAGS, 'socket', false) as {
+    values: Record<string, string | string[] | boolean | undefined>;
+  };
   const str = (name: string): string | undefined => values[name] as string | undefined;
   if (values.help === true) return { ...HELP_ONLY, help: true };
   const maxFrameSize = integerFlag(
     '--max-frame-size',
     str('max-frame-size'),
     DEFAULT_MAX_FRAME,
-    16,
-    2 ** 31 - 1,
+    MAX_FRAME_RANGE[0],
+    MAX_FRAME_RANGE[1],
   );
   let framing: FramingSpec;
   try {
@@ -161,7 +170,10 @@ export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
     },
   );
   const help = false;
-  if (!peer && !str('backend')) throw new UsageError('socket mode needs --peer=URL or --backend=…');
+  // websocksy with no -b runs its default backend, which -c host=… -c port=… configure.
+  // (Not with no settings at all: a config file's socket route must still name its peer.)
+  const backend = str('backend') ?? (peer || backendConfig.length === 0 ? undefined : 'defaultpeer');
+  if (!peer && !backend) throw new UsageError('socket mode needs --peer=URL or --backend=… (or -c host=…)');
   if (peer && str('backend')) throw new UsageError('--peer and --backend exclude each other');
   if ((str('ssl-cert') === undefined) !== (str('ssl-key') === undefined))
     throw new UsageError('--ssl-cert and --ssl-key go together');
@@ -175,7 +187,7 @@ export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
     maxFrameSize,
     protocol: str('protocol'),
     requireProtocol: values['require-protocol'] === true,
-    backend: str('backend'),
+    backend,
     backendConfig,
     connectTimeout: integerFlag('--connect-timeout', str('connect-timeout'), 10_000, 1, 3_600_000),
     peerTls: values['peer-tls'] === true,
@@ -187,25 +199,42 @@ export function parseSocketCommandLine(argv: readonly string[]): SocketConfig {
     sslCert: str('ssl-cert'),
     sslKey: str('ssl-key'),
     origins: (values.origin as string[] | undefined) ?? [],
-    pingInterval: integerFlag('--ping-interval', str('ping-interval'), 30, 0, 86_400) * 1000,
+    pingInterval: pingInterval(str('ping-interval'), str('keepalive')),
     maxConnections:
       str('max-connections') === undefined
         ? undefined
         : integerFlag('--max-connections', str('max-connections'), 0, 1, 10_000_000),
+    accessLog: str('access-log'),
+    deflate: deflateSetting(values),
     logLevel: level as LogLevel,
   };
 }
 
-async function start(config: SocketConfig, log: Logger): Promise<Server<PeerSession>> {
+/**
+ * `--ping-interval` is milliseconds, as in every mode; websocksy's `-k` keeps websocksy's seconds.
+ * Given both, the later-documented one, `--ping-interval`, wins.
+ */
+function pingInterval(ms: string | undefined, seconds: string | undefined): number {
+  if (ms !== undefined) return integerFlag('--ping-interval', ms, 0, 0, 2 ** 31 - 1);
+  return integerFlag('-k', seconds, 30, 0, Math.floor((2 ** 31 - 1) / 1000)) * 1000;
+}
+
+/** Starts the server; `stop` closes it, then the access log, so every close line is written. */
+async function start(
+  config: SocketConfig,
+  log: Logger,
+): Promise<{ server: Server<PeerSession>; stop(): Promise<void> }> {
   const tls = serverTls(config.sslCert, config.sslKey);
   const endpoint = await createSocketEndpoint(config, log);
-  const logged = connectionLog(log);
+  const accessLog = await openAccessLog(config.accessLog);
+  const logged = connectionLog(log, accessLog);
   const server = createServer<PeerSession>({
     tls,
     origins: config.origins,
     maxMessageSize: config.maxFrameSize,
     pingInterval: config.pingInterval,
     maxConnections: config.maxConnections,
+    perMessageDeflate: config.deflate,
     handshakeFailed: logged.handshakeFailed,
     ...soleEndpointOptions(endpoint, ROOT_MOUNT, log, logged),
   });
@@ -214,7 +243,13 @@ async function start(config: SocketConfig, log: Logger): Promise<Server<PeerSess
   const shown =
     typeof server.address() === 'string' ? `unix:${listenAddress(server)}` : listenAddress(server);
   log.info(`socket mode (${endpoint.label}) listening on ${tls ? 'wss' : 'ws'}://${shown}/`);
-  return server;
+  return {
+    server,
+    stop: async () => {
+      await server.close();
+      await accessLog?.end();
+    },
+  };
 }
 
 /** Runs socket mode until SIGINT or SIGTERM; resolves with the exit status. */
@@ -223,7 +258,7 @@ export async function runSocketMode(argv: readonly string[]): Promise<number> {
   try {
     config = parseSocketCommandLine(argv);
   } catch (error) {
-    process.stderr.write(`wsbridge: ${(error as Error).message} (see wsbridge --peer --help)\n`);
+    process.stderr.write(`wsbridge: ${(error as Error).message} (see wsbridge --help socket)\n`);
     return 2;
   }
   if (config.help) {
@@ -231,16 +266,16 @@ export async function runSocketMode(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const log = new Logger(config.logLevel);
-  let server: Server<PeerSession>;
+  let running: Awaited<ReturnType<typeof start>>;
   try {
-    server = await start(config, log);
+    running = await start(config, log);
   } catch (error) {
     process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
   return untilSignal(
     log,
-    () => counted(server.count, 'connection'),
-    () => server.close(),
+    () => counted(running.server.count, 'connection'),
+    () => running.stop(),
   );
 }
