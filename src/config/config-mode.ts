@@ -23,6 +23,7 @@ import { readSettingFile } from '../modes/common/setting-files.js';
 import { runSocketMode } from '../modes/socket/socket-mode.js';
 import { counted, untilSignal } from '../modes/common/until-signal.js';
 import { UsageError } from '../modes/common/usage-error.js';
+import { listenOn } from '../modes/common/listen.js';
 
 export const CONFIG_USAGE = `Usage: wsbridge --config=FILE   (or wsbridge FILE, for websocksy's config file)
 
@@ -130,11 +131,15 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
     ...table.serverOptions(log),
   });
   try {
-    if (settings.unixSocket) await server.listen({ path: settings.unixSocket });
-    else await server.listen({ port: settings.port, host: settings.host });
+    await listenOn(
+      server,
+      settings.unixSocket ? { path: settings.unixSocket } : { port: settings.port, host: settings.host },
+    );
   } catch (error) {
     await stopAll();
     await accessLog?.end();
+    // the [server] key and its line, not a command-line flag
+    if (error instanceof UsageError) throw config.whereServer(error.message);
     throw error;
   }
   let redirect: HttpServer | undefined;
