@@ -91,3 +91,12 @@ describe('listen failures: one line naming the flag, exit 2', { concurrency: tru
     await failsWith([`--config=${file}`], /addr\.toml:2: .*addr 999\.1\.1\.1: /);
   });
 });
+
+describe('an access log that cannot be opened', () => {
+  it('is reported once, exit 2', async () => {
+    await failsWith(
+      ['--echo-mode', '--port=0', '--addr=127.0.0.1', '--access-log=/missing/dir/access.log'],
+      /cannot open --access-log file: .*\/missing\/dir\/access\.log/,
+    );
+  });
+});
