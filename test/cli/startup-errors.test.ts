@@ -100,3 +100,28 @@ describe('an access log that cannot be opened', () => {
     );
   });
 });
+
+describe('config files', { concurrency: true }, () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('wsb-config-errors-');
+  });
+  after(() => dir.cleanup());
+  const write = (name: string, text: string | Buffer): string => {
+    const file = join(dir.path, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('refuses invalid UTF-8 at load, with the line of the first bad byte', async () => {
+    const file = write(
+      'latin1.toml',
+      Buffer.concat([
+        Buffer.from('[server]\nport = 0\n\n[[route]]\npath = "/caf'),
+        Buffer.from([0xe9]), // "é" in Latin-1
+        Buffer.from('"\ntype = "echo"\n'),
+      ]),
+    );
+    await failsWith([`--config=${file}`], /latin1\.toml:5: not valid UTF-8/);
+  });
+});
