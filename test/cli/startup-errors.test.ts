@@ -124,4 +124,22 @@ describe('config files', { concurrency: true }, () => {
     );
     await failsWith([`--config=${file}`], /latin1\.toml:5: not valid UTF-8/);
   });
+
+  it('a misspelt key is reported as unknown, with the close name, before a missing type', async () => {
+    const file = write('tpye.toml', '[server]\nport = 0\n\n[[route]]\npath = "/"\ntpye = "echo"\n');
+    await failsWith(
+      [`--config=${file}`],
+      /tpye\.toml:6: route \/: unknown key 'tpye' \(did you mean 'type'\?\)/,
+    );
+  });
+  it('a command string with arguments in it: says to write an array', async () => {
+    const file = write(
+      'command.toml',
+      '[server]\nport = 0\n\n[[route]]\npath = "/"\ntype = "program"\ncommand = "./count.sh 5"\n',
+    );
+    await failsWith(
+      [`--config=${file}`],
+      /command\.toml:7: .*use an array: command = \["\.\/count\.sh", "5"\]/,
+    );
+  });
 });
