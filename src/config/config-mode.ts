@@ -2,6 +2,7 @@
  * `wsbridge --config=FILE`: one server for every route of a wsbridge TOML file (config/wsbridge-config.ts),
  * or websocksy's own INI file run as socket mode (config/websocksy-config.ts).
  */
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -23,6 +24,7 @@ import { readSettingFile } from '../modes/common/setting-files.js';
 import { runSocketMode } from '../modes/socket/socket-mode.js';
 import { counted, untilSignal } from '../modes/common/until-signal.js';
 import { UsageError } from '../modes/common/usage-error.js';
+import { listenOn } from '../modes/common/listen.js';
 
 export const CONFIG_USAGE = `Usage: wsbridge --config=FILE   (or wsbridge FILE, for websocksy's config file)
 
@@ -130,11 +132,15 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
     ...table.serverOptions(log),
   });
   try {
-    if (settings.unixSocket) await server.listen({ path: settings.unixSocket });
-    else await server.listen({ port: settings.port, host: settings.host });
+    await listenOn(
+      server,
+      settings.unixSocket ? { path: settings.unixSocket } : { port: settings.port, host: settings.host },
+    );
   } catch (error) {
     await stopAll();
     await accessLog?.end();
+    // the [server] key and its line, not a command-line flag
+    if (error instanceof UsageError) throw config.whereServer(error.message);
     throw error;
   }
   let redirect: HttpServer | undefined;
@@ -166,15 +172,32 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
   return { server, table, accessLog, redirect };
 }
 
+/**
+ * The file's text, refusing bytes that are not UTF-8: decoded loosely they would become U+FFFD and
+ * fail much later (a path, a header) with no hint of where. Newline bytes never occur inside a UTF-8
+ * sequence, so checking line by line finds the first bad line.
+ */
+function utf8Source(file: string, bytes: Buffer): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  let line = 1;
+  for (let start = 0; start <= bytes.length; line += 1) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    if (!isUtf8(bytes.subarray(start, end))) break;
+    start = end + 1;
+  }
+  throw new ConfigError(file, line, 'not valid UTF-8 text (save the file as UTF-8)');
+}
+
 /** Runs a config file until SIGINT or SIGTERM; resolves with the exit status. */
 export async function runConfigMode(argv: readonly string[]): Promise<number> {
   let config: WsbridgeConfig;
   let log: Logger;
   try {
     const file = configFile(argv);
-    let source: string;
+    let bytes: Buffer;
     try {
-      source = readFileSync(file, 'utf8');
+      bytes = readFileSync(file);
     } catch (error) {
       throw new ConfigError(
         file,
@@ -182,6 +205,7 @@ export async function runConfigMode(argv: readonly string[]): Promise<number> {
         `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
       );
     }
+    const source = utf8Source(file, bytes);
     if (isWebsocksyConfig(source)) return runSocketMode(websocksyArgs(file, source));
     config = loadWsbridgeConfig(file, source);
     log = new Logger(config.server.logLevel);

@@ -4,7 +4,7 @@
  * flag means: the values are turned into flags and checked by that mode's own parser. Problems are
  * reported with the file, the line and what is wrong.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { optionSpec, parseCommandLine, type CliConfig } from '../modes/pipe/pipe-options.js';
@@ -18,6 +18,7 @@ import { UsageError } from '../modes/common/usage-error.js';
 import { ConfigError } from './config-error.js';
 import { flagArgs, KeyTypeError, parseArgsShapes, type FlagShape } from './flag-args.js';
 import { KeyLines } from './key-lines.js';
+import { didYouMean } from './did-you-mean.js';
 
 export type RouteType = 'echo' | 'pipe' | 'program' | 'socket' | 'static';
 export const ROUTE_TYPES: readonly RouteType[] = ['echo', 'pipe', 'program', 'socket', 'static'];
@@ -340,6 +341,16 @@ export function loadWsbridgeConfig(file: string, source = readSource(file)): Wsb
     if (previous !== undefined)
       where('exact' in match ? 'path' : 'prefix', `the same path as route ${previous + 1}`);
     seen.set(label, index);
+    // A key no route type knows is reported first: a misspelt `tpye` would otherwise look like a
+    // missing type.
+    const anyRouteKeys = ['type', 'path', 'prefix', ...new Set(Object.values(ROUTE_KEYS).flat())];
+    for (const key of Object.keys(table))
+      if (
+        !anyRouteKeys.includes(key) &&
+        !(SERVER_KEYS as readonly string[]).includes(key) &&
+        !(key in WEBSOCKETD_SERVER_KEYS)
+      )
+        where(key, `unknown key '${key}'${didYouMean(key, anyRouteKeys)}`);
     const type = table.type;
     if (typeof type !== 'string' || !(ROUTE_TYPES as readonly string[]).includes(type))
       where(
@@ -355,6 +366,12 @@ export function loadWsbridgeConfig(file: string, source = readSource(file)): Wsb
         where(key, `'${key}' is a server setting: use ${WEBSOCKETD_SERVER_KEYS[key]} in [server]`);
       where(key, `unknown key '${key}' for a ${type} route (known: ${keys.join(', ')})`);
     }
+    const command = written.command;
+    if (typeof command === 'string' && /\s/.test(command.trim()) && !existsSync(String(table.command)))
+      where(
+        'command',
+        `command is one program name; for a program and its arguments use an array: command = ${JSON.stringify(command.trim().split(/\s+/)).replaceAll('","', '", "')}`,
+      );
     try {
       routes.push({
         ...parseRoute(type as RouteType, table, keys),

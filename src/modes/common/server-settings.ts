@@ -1,4 +1,5 @@
 /** Listening-side settings shared by the command-line modes and config files: TLS, access log, address. */
+import { closeSync, openSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Connection } from '../../server/connection.js';
 import type { HandshakeFailure, Server } from '../../server/server.js';
@@ -31,6 +32,13 @@ export async function openAccessLog(
   name = '--access-log',
 ): Promise<AccessLog | undefined> {
   if (file === undefined) return undefined;
+  // Open it once first: AccessLog reports its own stream errors, so a file it cannot open would be
+  // reported twice (by the stream and by this start-up check).
+  try {
+    closeSync(openSync(file, 'a'));
+  } catch (error) {
+    throw new UsageError(`cannot open ${name} file: ${(error as Error).message}`);
+  }
   const log = new AccessLog(file);
   await log.ready().catch((error: Error) => {
     throw new UsageError(`cannot open ${name} file: ${error.message}`);

@@ -13,6 +13,7 @@ import { packageVersion } from '../common/package-version.js';
 import { connectionLog, listenAddress, openAccessLog, serverTls } from '../common/server-settings.js';
 import { counted, untilSignal } from '../common/until-signal.js';
 import { UsageError } from '../common/usage-error.js';
+import { listenOn } from '../common/listen.js';
 
 /** What `run` started, for shutdown. */
 interface Running {
@@ -45,8 +46,10 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
     await accessLog?.end();
   };
   try {
-    if (config.unixSocket) await server.listen({ path: config.unixSocket });
-    else await server.listen({ port: config.port, host: config.host });
+    await listenOn(
+      server,
+      config.unixSocket ? { path: config.unixSocket } : { port: config.port, host: config.host },
+    );
   } catch (error) {
     await release();
     throw error;

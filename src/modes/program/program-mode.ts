@@ -22,6 +22,10 @@ import { listenAddress } from '../common/server-settings.js';
 import { readSettingFile } from '../common/setting-files.js';
 import { counted, untilSignal } from '../common/until-signal.js';
 import { UsageError } from '../common/usage-error.js';
+import { listenOn } from '../common/listen.js';
+
+/** websocketd's spelling of the listening flags, for listen errors. */
+const WEBSOCKETD_FLAGS = { port: '--port', host: '--address', path: '--unixsocket' };
 
 export { lookPath } from './program-endpoint.js';
 
@@ -73,7 +77,7 @@ async function start(config: ProgramConfig, log: Logger): Promise<Running> {
     if (config.tcp) {
       for (const host of config.addresses.length > 0 ? config.addresses : [undefined]) {
         const server = makeServer(false);
-        await server.listen({ port: config.port, host });
+        await listenOn(server, { port: config.port, host }, WEBSOCKETD_FLAGS);
         running.servers.push(server);
         log.info(`program mode (${what}) listening on ${scheme}://${listenAddress(server)}/`);
         if (config.redirPort !== undefined)
@@ -93,7 +97,7 @@ async function start(config: ProgramConfig, log: Logger): Promise<Running> {
     }
     if (config.unixSocket) {
       const server = makeServer(true);
-      await server.listen({ path: config.unixSocket });
+      await listenOn(server, { path: config.unixSocket }, WEBSOCKETD_FLAGS);
       running.servers.push(server);
       log.info(`program mode (${what}) listening on ${scheme}+unix://${config.unixSocket}`);
     }

@@ -13,6 +13,7 @@ import { ROOT_MOUNT } from '../../routes/endpoint.js';
 import { soleEndpointOptions } from '../../routes/serve-endpoint.js';
 import { createSocketEndpoint, type SocketRouteConfig } from './socket-endpoint.js';
 import { createServer, type Server } from '../../server/server.js';
+import { listenOn } from '../common/listen.js';
 import { Logger, type LogLevel } from '../common/log.js';
 import { integerFlag, MAX_FRAME_RANGE } from '../common/flag-values.js';
 import { parseFlags } from '../common/parse-flags.js';
@@ -238,8 +239,10 @@ async function start(
     handshakeFailed: logged.handshakeFailed,
     ...soleEndpointOptions(endpoint, ROOT_MOUNT, log, logged),
   });
-  if (config.unixSocket) await server.listen({ path: config.unixSocket });
-  else await server.listen({ port: config.port, host: config.host });
+  await listenOn(
+    server,
+    config.unixSocket ? { path: config.unixSocket } : { port: config.port, host: config.host },
+  );
   const shown =
     typeof server.address() === 'string' ? `unix:${listenAddress(server)}` : listenAddress(server);
   log.info(`socket mode (${endpoint.label}) listening on ${tls ? 'wss' : 'ws'}://${shown}/`);

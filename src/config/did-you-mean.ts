@@ -1,0 +1,27 @@
+/** "did you mean …?" for a misspelt key: the closest known name within a small edit distance. */
+
+/** Levenshtein distance, with a swap of two neighbours counted as one edit (`tpye` → `type`). */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  return d[a.length]![b.length]!;
+}
+
+/** ` (did you mean 'type'?)`, or '' when no known name is close. */
+export function didYouMean(word: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const name of known) {
+    const far = distance(word.toLowerCase(), name);
+    if (far < bestDistance) [best, bestDistance] = [name, far];
+  }
+  return best === undefined ? '' : ` (did you mean '${best}'?)`;
+}
