@@ -16,7 +16,8 @@ import { createSocketEndpoint, type SocketRouteConfig } from './socket-endpoint.
 import { createServer, type Server } from '../../server/server.js';
 import { Logger, type LogLevel } from '../common/log.js';
 import { integerFlag } from '../common/flag-values.js';
-import { connectionLog, listenAddress, serverTls } from '../common/server-settings.js';
+import { connectionLog, serverTls } from '../common/server-settings.js';
+import { startUrl } from '../common/start-url.js';
 import { counted, untilSignal } from '../common/until-signal.js';
 import { UsageError } from '../common/usage-error.js';
 
@@ -211,9 +212,7 @@ async function start(config: SocketConfig, log: Logger): Promise<Server<PeerSess
   });
   if (config.unixSocket) await server.listen({ path: config.unixSocket });
   else await server.listen({ port: config.port, host: config.host });
-  const shown =
-    typeof server.address() === 'string' ? `unix:${listenAddress(server)}` : listenAddress(server);
-  log.info(`socket mode (${endpoint.label}) listening on ${tls ? 'wss' : 'ws'}://${shown}/`);
+  log.info(`socket mode (${endpoint.label}) listening on ${startUrl(server, tls ? 'wss' : 'ws')}`);
   return server;
 }
 
