@@ -6,7 +6,7 @@
  * requests; the start-up line shows a URL a person can click.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -86,6 +86,30 @@ describe('the start-up line shows a URL a person can click', () => {
   it('echo mode names the page with a clickable http URL too', async () => {
     const server = await start(['--echo-mode', '-p', '0']);
     assert.match(server.listening, new RegExp(`\\(page at http://localhost:${server.port}/\\)`));
+  });
+});
+
+describe('a config file (many routes) logs the same way', () => {
+  it('clickable start-up URL, open/close lines, access-log lines for a close and a page', async () => {
+    const file = join(dir.path, 'routes.toml');
+    const access = join(dir.path, 'routes-access.log');
+    writeFileSync(
+      file,
+      `[server]\nport = 0\naccess-log = "${access}"\n\n[[route]]\npath = "/echo"\ntype = "echo"\n`,
+    );
+    const server = await start([`--config=${file}`]);
+    assert.match(server.listening, new RegExp(`listening on ws://localhost:${server.port}/`));
+    await openAndClose(server.port, '/echo');
+    await server.waitForStderr(/\binfo close #\d+ 127\.0\.0\.1 \/echo 4001 bye$/m);
+    assert.match(server.stderr(), /\binfo open #\d+ 127\.0\.0\.1 \/echo$/m);
+    await (await fetch(`http://127.0.0.1:${server.port}/echo`)).text();
+    const statuses = (): string[] =>
+      readFileSync(access, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => / (\d+) - /.exec(line)?.[1] ?? line);
+    await until(() => statuses().length >= 3, 5000);
+    assert.deepEqual(statuses(), ['101', '4001', '200']);
   });
 });
 
