@@ -19,7 +19,9 @@ import { createServer, type Server } from '../server/server.js';
 import type { AccessLog } from '../modes/common/access-log.js';
 import { Logger } from '../modes/common/log.js';
 import { redirectServer } from '../modes/common/redirect-server.js';
-import { connectionLog, listenAddress, openAccessLog, serverTls } from '../modes/common/server-settings.js';
+import { RecentRefusals } from '../modes/common/refusals.js';
+import { connectionLog, loggedRequests, openAccessLog, serverTls } from '../modes/common/server-settings.js';
+import { startUrl } from '../modes/common/start-url.js';
 import { readSettingFile } from '../modes/common/setting-files.js';
 import { runSocketMode } from '../modes/socket/socket-mode.js';
 import { counted, untilSignal } from '../modes/common/until-signal.js';
@@ -58,17 +60,23 @@ async function endpointFor(
   config: WsbridgeConfig,
   tls: boolean,
   log: Logger,
+  refusals: RecentRefusals,
 ): Promise<Endpoint> {
   switch (route.type) {
     case 'echo':
-      return createEchoEndpoint();
+      return createEchoEndpoint(refusals);
     case 'pipe':
-      return createPipeEndpoint(route.pipe!, route.maxMessageSize ?? config.server.maxMessageSize, log);
+      return createPipeEndpoint(
+        route.pipe!,
+        route.maxMessageSize ?? config.server.maxMessageSize,
+        log,
+        refusals,
+      );
     case 'socket':
       return createSocketEndpoint(route.socket!, log);
     case 'program':
     case 'static':
-      return createProgramEndpoint({ ...route.program!, ssl: tls }, log);
+      return createProgramEndpoint({ ...route.program!, ssl: tls }, log, refusals);
   }
 }
 
@@ -96,12 +104,13 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
     throw error instanceof UsageError ? config.whereServer(error.message) : error;
   }
   const routes: Route[] = [];
+  const refusals = new RecentRefusals(); // the console pages' `?why`
   const stopAll = (): Promise<unknown> => Promise.all(routes.map((r) => r.endpoint.stop?.()));
   try {
     for (const route of config.routes) {
       let endpoint: Endpoint;
       try {
-        endpoint = await endpointFor(route, config, tls !== undefined, log);
+        endpoint = await endpointFor(route, config, tls !== undefined, log, refusals);
       } catch (error) {
         if (error instanceof UsageError) throw config.where(route, error.message);
         throw error;
@@ -119,8 +128,9 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
     throw error;
   }
   const unixSocket = settings.unixSocket !== undefined;
-  const logged = connectionLog(log, accessLog);
+  const logged = connectionLog(log, accessLog, refusals);
   const table = new RouteTable(routes, unixSocket, logged);
+  const served = table.serverOptions(log);
   const server = createServer({
     tls,
     origins: settings.origins,
@@ -129,7 +139,8 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
     maxConnections: settings.maxConnections,
     perMessageDeflate: settings.deflate,
     handshakeFailed: logged.handshakeFailed,
-    ...table.serverOptions(log),
+    ...served,
+    request: loggedRequests(served.request, logged),
   });
   try {
     await listenOn(
@@ -165,9 +176,7 @@ async function start(config: WsbridgeConfig, log: Logger): Promise<Running> {
   }
   table.start();
   const scheme = tls ? 'wss' : 'ws';
-  log.info(
-    `${config.file}: ${counted(routes.length, 'route')}, listening on ${scheme}://${listenAddress(server)}/`,
-  );
+  log.info(`${config.file}: ${counted(routes.length, 'route')}, listening on ${startUrl(server, scheme)}`);
   for (const route of routes) log.info(`  ${describeMatch(route.match)} → ${route.endpoint.label}`);
   return { server, table, accessLog, redirect };
 }

@@ -15,7 +15,7 @@ describe('pipe mode, --access-log', () => {
     rmSync(logPath, { force: true });
   });
 
-  it('logs the 101, the close (200) and a refused handshake (403) with path, referer and user agent', async () => {
+  it('logs the 101, the close (its close code, 1000) and a refused handshake (403) with path, referer and user agent', async () => {
     bridge = await startBridge([`--access-log=${logPath}`, '--origin=http://good.example']);
     const good = await connect(bridge.url('/feed?x=1'), undefined, {
       origin: 'http://good.example',
@@ -34,14 +34,14 @@ describe('pipe mode, --access-log', () => {
     await until(() => read().split('\n').filter(Boolean).length >= 3, 5_000, 'three access-log lines', read);
     const lines = read().trim().split('\n');
     const line =
-      /^(\S+) - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "(\S+) (\S+) HTTP\/1\.1" (\d{3}) - "([^"]*)" "([^"]*)" (\d+)$/;
+      /^(\S+) - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "(\S+) (\S+) HTTP\/1\.1" (\d{3,4}) - "([^"]*)" "([^"]*)" (\d+)$/;
     const parsed = lines.map((l) => {
       const m = line.exec(l);
       assert.ok(m, `not in the access-log format: ${l}`);
       return { ip: m[1], method: m[2], url: m[3], status: Number(m[4]), referer: m[5], agent: m[6] };
     });
     const opened = parsed.find((p) => p.status === 101);
-    const closedLine = parsed.find((p) => p.status === 200);
+    const closedLine = parsed.find((p) => p.status === 1000);
     const refused = parsed.find((p) => p.status === 403);
     assert.ok(opened && closedLine && refused, lines.join('\n'));
     assert.equal(opened.ip, '127.0.0.1');

@@ -69,7 +69,7 @@ describe('pipe mode over stdio', () => {
     a.ws.send(Buffer.from('three'), { binary: true });
     await bridge.proc.waitStdout((out) => out.includes('three\n'), 5_000, 'all');
     assert.equal(bridge.proc.stdout().toString(), 'one\ntwo — ü\nthree\n');
-    assert.match(bridge.stderr(), /debug open #1/);
+    assert.match(bridge.stderr(), /info open #1 /);
     // the input side is still the FIFO
     await sh(`printf 'via the fifo\\n' > ${shq(bridge.pipeIn)}`);
     await a.waitCount(1);

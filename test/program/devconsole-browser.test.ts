@@ -73,7 +73,7 @@ describe('the --devconsole page in headless Chromium', { skip: missing }, () => 
   it('the page is not an injection point: a hostile path is shown as text only', async () => {
     const hostile = '/%3Cimg%20src=x%20onerror=window.pwned=1%3E';
     await page.goto(`http://127.0.0.1:${server.port}${hostile}`);
-    await page.locator('#log li.event', { hasText: 'closed:' }).waitFor({ timeout: 10_000 });
+    await page.locator('#log li.error', { hasText: 'handshake refused: 404' }).waitFor({ timeout: 10_000 });
     assert.equal(await page.evaluate('window.pwned'), undefined);
     assert.equal(await page.locator('#log img').count(), 0);
   });

@@ -69,6 +69,7 @@ describe('one server, many routes (wsbridge --config)', () => {
 port = 0
 addr = "127.0.0.1"
 max-frame-size = 2097152
+log-level = "debug" # the program's pid is a debug line
 
 [[route]]
 prefix = "/"
@@ -149,7 +150,7 @@ pipeout = "${pipeOut}"
     assert.equal(await file.text(), 'a file called app.txt\n', '/app.txt is not under the /app prefix');
     const page = await fetch(`${http}/echo`);
     assert.equal(page.status, 200);
-    assert.match(await page.text(), /<title>wsbridge<\/title>/);
+    assert.match(await page.text(), /<title>wsbridge echo<\/title>/);
     const tcp = await fetch(`${http}/tcp`);
     assert.equal(tcp.status, 426, 'a WebSocket-only route asks for an upgrade');
     assert.equal((await fetch(`${http}/nothing-here`)).status, 404);

@@ -1,11 +1,15 @@
 /**
- * gwsocket's access log: one line per handshake (101), close (200) and refused handshake (its status),
- * combined-log-like: `IP - - [time] "METHOD path PROTO" status bytes "referer" "user-agent" elapsed-ms`.
+ * gwsocket's access log, combined-log-like: `IP - - [time] "METHOD path PROTO" status bytes "referer"
+ * "user-agent" elapsed-ms`. One line per handshake (101), per close (the close code, 1000-4999, in the status
+ * field: never mistaken for a 3-digit HTTP status), per refused handshake and per plain HTTP request (their
+ * status).
  * The bytes field is "-" (the WebSocket byte count is not tracked per connection).
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import type { Connection } from '../../server/connection.js';
 import type { HandshakeFailure } from '../../server/server.js';
+import { plainClientAddress } from './client-address.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -27,7 +31,7 @@ function header(
 }
 
 function address(remote: string): string {
-  return (remote.startsWith('::ffff:') ? remote.slice(7) : remote) || '-';
+  return plainClientAddress(remote) || '-';
 }
 
 export class AccessLog {
@@ -67,13 +71,13 @@ export class AccessLog {
     this.line(conn.remoteAddress, 'GET', conn.request.url, 101, conn.headers, 0);
   }
 
-  close(conn: Connection<unknown>): void {
+  close(conn: Connection<unknown>, code: number): void {
     const since = this.opened.get(conn);
     this.line(
       conn.remoteAddress,
       'GET',
       conn.request.url,
-      200,
+      code,
       conn.headers,
       since === undefined ? 0 : Date.now() - since,
     );
@@ -88,6 +92,17 @@ export class AccessLog {
       failure.status,
       request?.headers,
       0,
+    );
+  }
+
+  request(req: IncomingMessage, status: number, elapsed: number): void {
+    this.line(
+      req.socket.remoteAddress ?? '',
+      req.method ?? '-',
+      req.url ?? '-',
+      status,
+      req.headers,
+      elapsed,
     );
   }
 

@@ -3,7 +3,10 @@ import { closeSync, openSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Connection } from '../../server/connection.js';
 import type { HandshakeFailure, Server } from '../../server/server.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessLog } from './access-log.js';
+import { plainClientAddress } from './client-address.js';
+import type { RecentRefusals } from './refusals.js';
 import type { Logger } from './log.js';
 import { readSettingFile } from './setting-files.js';
 import { UsageError } from './usage-error.js';
@@ -54,27 +57,70 @@ export function listenAddress(server: Pick<Server, 'address'>): string {
   return where.family === 'IPv6' ? `[${where.address}]:${where.port}` : `${where.address}:${where.port}`;
 }
 
-/** The command's per-connection log lines (debug) and access-log records, shared by every mode. */
+/** A plain-HTTP handler that also logs each request (access log, debug line) when it is answered. */
+export function loggedRequests(
+  request: ((req: IncomingMessage, res: ServerResponse) => void) | undefined,
+  logged: { request(req: IncomingMessage, res: ServerResponse): void },
+): ((req: IncomingMessage, res: ServerResponse) => void) | undefined {
+  if (!request) return undefined;
+  return (req, res) => {
+    logged.request(req, res);
+    request(req, res);
+  };
+}
+
+/** The path of a request URL, without its query: the route a log line names. */
+function pathOf(url: string | undefined): string {
+  return (url ?? '-').split('?')[0];
+}
+
+/** Who a log line names: the plain client address, or `unix-socket` for a Unix-socket client. */
+function who(address: string | undefined): string {
+  return plainClientAddress(address ?? '') || 'unix-socket';
+}
+
+/**
+ * The per-connection log lines and access-log records, one format for every mode (info level):
+ * `open #ID ADDRESS PATH` and `close #ID ADDRESS PATH CODE[ REASON]`; refused handshakes are remembered
+ * so the console page can show their status.
+ */
 export function connectionLog(
   log: Logger,
   accessLog?: AccessLog,
+  refusals?: RecentRefusals,
 ): {
   open(conn: Connection<unknown>): void;
   close(conn: Connection<unknown>, code: number, reason: string): void;
   handshakeFailed(failure: HandshakeFailure): void;
+  request(req: IncomingMessage, res: ServerResponse): void;
 } {
   return {
     open: (conn) => {
       accessLog?.open(conn);
-      log.debug(`open #${conn.id} ${conn.remoteAddress} ${conn.request.url}`);
+      log.info(`open #${conn.id} ${who(conn.remoteAddress)} ${pathOf(conn.request.url)}`);
     },
     close: (conn, code, reason) => {
-      accessLog?.close(conn);
-      log.debug(`close #${conn.id} ${code}${reason ? ` ${reason}` : ''}`);
+      accessLog?.close(conn, code);
+      log.info(
+        `close #${conn.id} ${who(conn.remoteAddress)} ${pathOf(conn.request.url)} ${code}${reason ? ` ${reason}` : ''}`,
+      );
     },
     handshakeFailed: (f) => {
       accessLog?.refused(f);
-      log.info(`handshake refused ${f.status} ${f.remoteAddress} ${f.request?.url ?? '-'}: ${f.message}`);
+      refusals?.record(who(f.remoteAddress), pathOf(f.request?.url), {
+        status: f.status,
+        message: f.message,
+      });
+      log.info(
+        `handshake refused ${f.status} ${who(f.remoteAddress)} ${pathOf(f.request?.url)}: ${f.message}`,
+      );
+    },
+    request: (req, res) => {
+      const started = Date.now();
+      res.once('finish', () => {
+        accessLog?.request(req, res.statusCode, Date.now() - started);
+        log.debug(`http ${who(req.socket.remoteAddress)} ${req.method} ${pathOf(req.url)} ${res.statusCode}`);
+      });
     },
   };
 }

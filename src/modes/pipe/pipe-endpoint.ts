@@ -8,6 +8,7 @@ import { PipeHub, type HubLog } from './pipe-hub.js';
 import type { CliConfig } from './pipe-options.js';
 import { UsageError } from '../common/usage-error.js';
 import { consolePageRequest } from '../common/console-request.js';
+import type { RecentRefusals } from '../common/refusals.js';
 import type { Endpoint } from '../../routes/endpoint.js';
 
 export type PipeSettings = CliConfig['pipe'];
@@ -49,6 +50,7 @@ export function createPipeEndpoint(
   pipe: PipeSettings,
   maxMessageSize: number,
   log: HubLog & { info(line: string): void },
+  refusals?: RecentRefusals,
 ): Endpoint<unknown> & { readonly hub: PipeHub } {
   const pipes = openPipes(pipe);
   const hub = new PipeHub(pipes.input, pipes.output, { ...pipe, maxMessageSize }, log);
@@ -56,7 +58,7 @@ export function createPipeEndpoint(
     label: `pipes (${describePipes(pipe)})`,
     hub,
     upgrade: () => {},
-    request: consolePageRequest,
+    request: consolePageRequest('pipe', refusals),
     handlers: hub.handlers(),
     start: (clients) => hub.attach(clients),
     async stop() {

@@ -10,7 +10,9 @@ import { createServer, type Server } from '../../server/server.js';
 import { Logger } from '../common/log.js';
 import { parseCommandLine, USAGE, type CliConfig } from './pipe-options.js';
 import { packageVersion } from '../common/package-version.js';
-import { connectionLog, listenAddress, openAccessLog, serverTls } from '../common/server-settings.js';
+import { RecentRefusals } from '../common/refusals.js';
+import { connectionLog, loggedRequests, openAccessLog, serverTls } from '../common/server-settings.js';
+import { startUrl } from '../common/start-url.js';
 import { counted, untilSignal } from '../common/until-signal.js';
 import { UsageError } from '../common/usage-error.js';
 import { listenOn } from '../common/listen.js';
@@ -25,11 +27,13 @@ interface Running {
 async function run(config: CliConfig, log: Logger): Promise<Running> {
   const tls = serverTls(config.sslCert, config.sslKey);
   const accessLog = await openAccessLog(config.accessLog);
+  const refusals = new RecentRefusals();
   const endpoint: Endpoint =
     config.mode === 'pipe'
-      ? createPipeEndpoint(config.pipe, config.maxMessageSize, log)
-      : createEchoEndpoint();
-  const logged = connectionLog(log, accessLog);
+      ? createPipeEndpoint(config.pipe, config.maxMessageSize, log, refusals)
+      : createEchoEndpoint(refusals);
+  const logged = connectionLog(log, accessLog, refusals);
+  const served = soleEndpointOptions(endpoint, ROOT_MOUNT, log, logged);
   const server = createServer({
     tls,
     origins: config.origins,
@@ -39,7 +43,8 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
     maxConnections: config.maxConnections,
     perMessageDeflate: config.deflate,
     handshakeFailed: logged.handshakeFailed,
-    ...soleEndpointOptions(endpoint, ROOT_MOUNT, log, logged),
+    ...served,
+    request: loggedRequests(served.request, logged),
   });
   const release = async (): Promise<void> => {
     await endpoint.stop?.();
@@ -55,10 +60,9 @@ async function run(config: CliConfig, log: Logger): Promise<Running> {
     throw error;
   }
   endpoint.start?.(server);
-  const shown = listenAddress(server);
   const what = config.mode === 'echo' ? 'echo mode' : `pipe mode (${describePipes(config.pipe)})`;
   log.info(
-    `${what} listening on ${tls ? 'wss' : 'ws'}://${shown} (page at ${tls ? 'https' : 'http'}://${shown}/)`,
+    `${what} listening on ${startUrl(server, tls ? 'wss' : 'ws')} (page at ${startUrl(server, tls ? 'https' : 'http')})`,
   );
   return { server, release };
 }

@@ -18,7 +18,9 @@ import { runCgi } from './cgi.js';
 import { decodeUrlPath, targetPath } from '../../server/safe-path.js';
 import type { UpgradeInfo } from '../../server/server.js';
 import { createStaticHandler } from '../../server/static-files.js';
-import { DEVCONSOLE_PAGE } from './devconsole-page.js';
+import { devconsolePage } from './devconsole-page.js';
+import { answerWhy } from '../common/console-request.js';
+import type { RecentRefusals } from '../common/refusals.js';
 import type { Logger } from '../common/log.js';
 import { packageVersion } from '../common/package-version.js';
 import type { ProgramConfig } from './program-options.js';
@@ -101,6 +103,7 @@ export interface ProgramEndpoint extends Endpoint<ProgramSession> {
 export async function createProgramEndpoint(
   config: ProgramRouteConfig,
   log: Logger,
+  refusals?: RecentRefusals,
 ): Promise<ProgramEndpoint> {
   const serverSoftware = `wsbridge/${packageVersion()}`;
   let command: string | undefined;
@@ -265,9 +268,11 @@ export async function createProgramEndpoint(
   const request = async (req: IncomingMessage, res: ServerResponse, mount: Mount): Promise<void> => {
     for (const [name, value] of httpHeaders) res.appendHeader(name, value);
     if (config.devConsole) {
+      if (answerWhy(req, res, refusals)) return;
+      const page = devconsolePage(config.command ?? `scripts in ${config.dir ?? '?'}`);
       res.setHeader('Content-Type', 'text/html; charset=utf-8');
-      res.setHeader('Content-Length', Buffer.byteLength(DEVCONSOLE_PAGE));
-      res.end(req.method === 'HEAD' ? undefined : DEVCONSOLE_PAGE);
+      res.setHeader('Content-Length', Buffer.byteLength(page));
+      res.end(req.method === 'HEAD' ? undefined : page);
       return;
     }
     const url = withinMount(req.url ?? '/', mount);
@@ -294,11 +299,11 @@ export async function createProgramEndpoint(
     handlers: {
       ...handlers,
       open: (conn) => {
-        log.info(`#${conn.id} ${who(conn.remoteAddress, conn.request.url)}: CONNECT pid ${conn.data?.pid}`);
+        log.debug(`#${conn.id} ${who(conn.remoteAddress, conn.request.url)}: CONNECT pid ${conn.data?.pid}`);
         handlers.open(conn);
       },
       close: (conn, code, reason) => {
-        log.info(
+        log.debug(
           `#${conn.id} ${who(conn.remoteAddress, conn.request.url)}: DISCONNECT ${code}${reason ? ` ${reason}` : ''}`,
         );
         handlers.close(conn, code, reason);

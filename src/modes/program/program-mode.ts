@@ -9,7 +9,6 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { TlsOptions } from 'node:tls';
-import { plainAddress } from './cgi-env.js';
 import type { ProgramSession } from './exec.js';
 import { createProgramEndpoint, type ProgramEndpoint } from './program-endpoint.js';
 import { soleEndpointOptions } from '../../routes/serve-endpoint.js';
@@ -18,7 +17,9 @@ import { Logger } from '../common/log.js';
 import { packageVersion } from '../common/package-version.js';
 import { parseProgramCommandLine, PROGRAM_USAGE, type ProgramConfig } from './program-options.js';
 import { redirectServer } from '../common/redirect-server.js';
-import { listenAddress } from '../common/server-settings.js';
+import { RecentRefusals } from '../common/refusals.js';
+import { connectionLog } from '../common/server-settings.js';
+import { startUrl } from '../common/start-url.js';
 import { readSettingFile } from '../common/setting-files.js';
 import { counted, untilSignal } from '../common/until-signal.js';
 import { UsageError } from '../common/usage-error.js';
@@ -37,7 +38,8 @@ interface Running {
 }
 
 async function start(config: ProgramConfig, log: Logger): Promise<Running> {
-  const endpoint = await createProgramEndpoint(config, log);
+  const refusals = new RecentRefusals();
+  const endpoint = await createProgramEndpoint(config, log, refusals);
   let tls: TlsOptions | undefined;
   if (config.ssl) {
     tls = {
@@ -55,6 +57,7 @@ async function start(config: ProgramConfig, log: Logger): Promise<Running> {
   if (config.ssl && config.origins.some((o) => !o.includes('://')))
     log.info('warning: --origin entries without a scheme also match http:// origins');
   const running: Running = { servers: [], redirects: [], endpoint };
+  const logged = connectionLog(log, undefined, refusals);
 
   const makeServer = (unixSocket: boolean): Server<ProgramSession> =>
     createServer<ProgramSession>({
@@ -64,11 +67,8 @@ async function start(config: ProgramConfig, log: Logger): Promise<Running> {
       pongTimeout: config.pingMs || DEFAULTS.pongTimeout,
       maxConnections:
         config.maxForks === 0 ? 1_000_000 : Math.max(DEFAULTS.maxConnections, config.maxForks * 2),
-      ...soleEndpointOptions(endpoint, { base: '', unixSocket }, log),
-      handshakeFailed: (f) =>
-        log.info(
-          `${plainAddress(f.remoteAddress) || 'unix-socket'} ${f.request?.url ?? '-'}: refused ${f.status}: ${f.message}`,
-        ),
+      ...soleEndpointOptions(endpoint, { base: '', unixSocket }, log, logged),
+      handshakeFailed: logged.handshakeFailed,
     });
 
   const what = endpoint.label;
@@ -79,7 +79,7 @@ async function start(config: ProgramConfig, log: Logger): Promise<Running> {
         const server = makeServer(false);
         await listenOn(server, { port: config.port, host }, WEBSOCKETD_FLAGS);
         running.servers.push(server);
-        log.info(`program mode (${what}) listening on ${scheme}://${listenAddress(server)}/`);
+        log.info(`program mode (${what}) listening on ${startUrl(server, scheme)}`);
         if (config.redirPort !== undefined)
           running.redirects.push(
             await redirectServer(

@@ -19,7 +19,8 @@ import { integerFlag, MAX_FRAME_RANGE } from '../common/flag-values.js';
 import { parseFlags } from '../common/parse-flags.js';
 import { deflateSetting, SHARED_SERVER_FLAGS, type DeflateSetting } from '../common/shared-flags.js';
 import { registerFlags } from '../common/unknown-flag.js';
-import { connectionLog, listenAddress, openAccessLog, serverTls } from '../common/server-settings.js';
+import { connectionLog, openAccessLog, serverTls } from '../common/server-settings.js';
+import { startUrl } from '../common/start-url.js';
 import { counted, untilSignal } from '../common/until-signal.js';
 import { UsageError } from '../common/usage-error.js';
 
@@ -243,9 +244,7 @@ async function start(
     server,
     config.unixSocket ? { path: config.unixSocket } : { port: config.port, host: config.host },
   );
-  const shown =
-    typeof server.address() === 'string' ? `unix:${listenAddress(server)}` : listenAddress(server);
-  log.info(`socket mode (${endpoint.label}) listening on ${tls ? 'wss' : 'ws'}://${shown}/`);
+  log.info(`socket mode (${endpoint.label}) listening on ${startUrl(server, tls ? 'wss' : 'ws')}`);
   return {
     server,
     stop: async () => {
