@@ -32,13 +32,13 @@ describe('headless Chromium against the wsbridge CLI', { skip: missing }, () => 
   it('loads the console page at / and its socket opens', async () => {
     const response = await page.goto(`${base}/`);
     assert.equal(response?.status(), 200);
-    assert.equal(await page.title(), 'wsbridge');
+    assert.equal(await page.title(), 'wsbridge echo');
     await page.waitForFunction("document.getElementById('status').textContent === 'open'", undefined, {
       timeout: 10_000,
     });
     assert.equal(await page.textContent('#status'), 'open');
-    const first = await page.locator('#log li').first().textContent();
-    assert.equal(first, `connected to ws://127.0.0.1:${cli.port}/`);
+    const lines = await page.locator('#log li').allTextContents();
+    assert.deepEqual(lines.slice(0, 2), [`connecting to ws://127.0.0.1:${cli.port}/`, 'open']);
   });
 
   it('typing a message and clicking Send shows the echo in the log', async () => {
@@ -56,10 +56,10 @@ describe('headless Chromium against the wsbridge CLI', { skip: missing }, () => 
     await page.fill('#message', 'hi✓');
     await page.click('#send-binary');
     // 'hi✓' in UTF-8: 68 69 e2 9c 93
-    const expected = '← binary 5 bytes: 68 69 e2 9c 93';
+    const expected = '← binary, 5 bytes: 68 69 e2 9c 93';
     await page.locator('#log li.in', { hasText: expected }).waitFor({ timeout: 10_000 });
     const log = await page.locator('#log li').allTextContents();
-    assert.ok(log.includes('→ binary 5 bytes'), JSON.stringify(log));
+    assert.ok(log.includes('→ binary, 5 bytes'), JSON.stringify(log));
     assert.ok(log.includes(expected), JSON.stringify(log));
   });
 
@@ -121,7 +121,7 @@ describe('headless Chromium against the wsbridge CLI', { skip: missing }, () => 
     assert.deepEqual((result.close as { code: number }).code, 4001);
     assert.equal((result.close as { wasClean: boolean }).wasClean, true);
     // The server saw the browser's code and reason.
-    await cli.waitForStderr(/close #\d+ 4001 bye from chromium/);
+    await cli.waitForStderr(/close #\d+ \S+ \S+ 4001 bye from chromium/);
   });
 
   it('Chromium fails the connection when it offers subprotocols and the CLI (no --protocol) answers none', async () => {

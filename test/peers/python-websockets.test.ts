@@ -70,7 +70,7 @@ describe('Python websockets client against the wsbridge CLI', { skip: missing },
     assert.equal(step('ping').answered, true);
     // The server echoes the close code; the client's reason reached the server (its debug log).
     assert.equal(step('closed').code, 4000);
-    await cli.waitForStderr(/close #\d+ 4000 python says bye/);
+    await cli.waitForStderr(/close #\d+ \S+ \S+ 4000 python says bye/);
   });
 
   it('negotiates the permessage-deflate offer websockets makes by default (CLI default); messages flow', async () => {

@@ -305,7 +305,7 @@ describe('ws client against the wsbridge CLI (--echo-mode -p 0)', () => {
   });
 
   it('logs a listening line with the real port, reachable over IPv4 and IPv6 loopback', async () => {
-    assert.match(cli.listening, /listening on ws:\/\/\[::\]:\d+/);
+    assert.match(cli.listening, /listening on ws:\/\/localhost:\d+\//);
     const v6 = await openWs(`ws://[::1]:${cli.port}/`);
     assert.equal((await echo(v6, 'over ipv6')).data.toString(), 'over ipv6');
     await settle(v6);
@@ -314,7 +314,7 @@ describe('ws client against the wsbridge CLI (--echo-mode -p 0)', () => {
   describe('echo (permessage-deflate on, the CLI default)', () => echoSuite(() => url, true));
 
   it('logged the client close code and reason (debug log)', async () => {
-    await cli.waitForStderr(/close #\d+ 4000 client says bye/);
+    await cli.waitForStderr(/close #\d+ \S+ \S+ 4000 client says bye/);
   });
 
   it('with deflate: 1 MiB + 1 incompressible bytes, or 2 MiB that compress to almost nothing, close with 1009', async () => {
