@@ -13,8 +13,7 @@ import { packageVersion } from '../common/package-version.js';
 import { RecentRefusals } from '../common/refusals.js';
 import { connectionLog, loggedRequests, openAccessLog, serverTls } from '../common/server-settings.js';
 import { startUrl } from '../common/start-url.js';
-import { counted, untilSignal } from '../common/until-signal.js';
-import { UsageError } from '../common/usage-error.js';
+import { counted, serveUntilSignal } from '../common/until-signal.js';
 import { listenOn } from '../common/listen.js';
 
 /** What `run` started, for shutdown. */
@@ -85,18 +84,10 @@ export async function runPipeMode(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const log = new Logger(config.logLevel);
-  let running: Running;
-  try {
-    running = await run(config, log);
-  } catch (error) {
-    const code = error instanceof UsageError ? 2 : 1;
-    process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
-    return code;
-  }
-  const { server, release } = running;
-  return untilSignal(
+  return serveUntilSignal(
     log,
-    () => counted(server.count, 'connection'),
-    () => server.close().then(release),
+    () => run(config, log),
+    ({ server }) => counted(server.count, 'connection'),
+    ({ server, release }) => server.close().then(release),
   );
 }

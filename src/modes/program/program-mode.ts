@@ -21,8 +21,7 @@ import { RecentRefusals } from '../common/refusals.js';
 import { connectionLog } from '../common/server-settings.js';
 import { startUrl } from '../common/start-url.js';
 import { readSettingFile } from '../common/setting-files.js';
-import { counted, untilSignal } from '../common/until-signal.js';
-import { UsageError } from '../common/usage-error.js';
+import { counted, serveUntilSignal } from '../common/until-signal.js';
 import { listenOn } from '../common/listen.js';
 
 /** websocketd's spelling of the listening flags, for listen errors. */
@@ -140,16 +139,10 @@ export async function runProgramMode(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const log = new Logger(config.logLevel);
-  let running: Running;
-  try {
-    running = await start(config, log);
-  } catch (error) {
-    process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
-    return error instanceof UsageError ? 2 : 1;
-  }
-  return untilSignal(
+  return serveUntilSignal(
     log,
-    () => counted(running.endpoint.sessions.size, 'program'),
-    () => stop(running),
+    () => start(config, log),
+    (running) => counted(running.endpoint.sessions.size, 'program'),
+    (running) => stop(running),
   );
 }

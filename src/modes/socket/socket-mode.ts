@@ -21,7 +21,7 @@ import { deflateSetting, SHARED_SERVER_FLAGS, type DeflateSetting } from '../com
 import { registerFlags } from '../common/unknown-flag.js';
 import { connectionLog, openAccessLog, serverTls } from '../common/server-settings.js';
 import { startUrl } from '../common/start-url.js';
-import { counted, untilSignal } from '../common/until-signal.js';
+import { counted, serveUntilSignal } from '../common/until-signal.js';
 import { UsageError } from '../common/usage-error.js';
 
 export const SOCKET_USAGE = `Usage: wsbridge --peer=URL [options]        (websocksy-style socket bridge)
@@ -268,16 +268,10 @@ export async function runSocketMode(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const log = new Logger(config.logLevel);
-  let running: Awaited<ReturnType<typeof start>>;
-  try {
-    running = await start(config, log);
-  } catch (error) {
-    process.stderr.write(`wsbridge: ${(error as Error).message}\n`);
-    return error instanceof UsageError ? 2 : 1;
-  }
-  return untilSignal(
+  return serveUntilSignal(
     log,
-    () => counted(running.server.count, 'connection'),
-    () => running.stop(),
+    () => start(config, log),
+    (running) => counted(running.server.count, 'connection'),
+    (running) => running.stop(),
   );
 }
